@@ -44,6 +44,7 @@ class Settings:
     pg_host: str
     pg_port: int
     pg_user: str
+    pg_password: str
     source_db: str
     warehouse_db: str
     airflow_db: str
@@ -55,6 +56,8 @@ class Settings:
     s3_region: str
     retention_days: int
     airflow_port: int
+    schema_version: str
+    nca_country: str | None
     seaweed_ports: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +75,8 @@ class Settings:
             pg_host=_env("REGREPORT_PG_HOST", "127.0.0.1"),
             pg_port=int(_env("REGREPORT_PG_PORT", "55432")),
             pg_user=_env("REGREPORT_PG_USER", "postgres"),
+            # The local cluster trusts loopback connections; Airflow connections still need one.
+            pg_password=_env("REGREPORT_PG_PASSWORD", "regreport"),
             source_db=_env("REGREPORT_SOURCE_DB", "qsuite"),
             warehouse_db=_env("REGREPORT_WAREHOUSE_DB", "warehouse"),
             airflow_db=_env("REGREPORT_AIRFLOW_DB", "airflow"),
@@ -84,6 +89,10 @@ class Settings:
             # SEC 17a-4(a): six years; MiFIR Art. 25 asks five. Six years and two leap days.
             retention_days=int(_env("REGREPORT_RETENTION_DAYS", "2192")),
             airflow_port=int(_env("REGREPORT_AIRFLOW_PORT", "18080")),
+            # ESMA auth.016 usage-guideline version the files are written and checked against.
+            schema_version=_env("REGREPORT_ESMA_SCHEMA_VERSION", "1.1.0"),
+            # The competent authority the files go to; defaults to the firm's home country.
+            nca_country=os.environ.get("REGREPORT_NCA_COUNTRY") or None,
             seaweed_ports={
                 "master": int(_env("REGREPORT_SEAWEED_MASTER_PORT", "19333")),
                 "volume": int(_env("REGREPORT_SEAWEED_VOLUME_PORT", "18081")),

@@ -1,0 +1,159 @@
+"""# MiFIR transaction reports, one business day.
+
+Builds the MiFIR RTS 22 transaction report (ISO 20022 `auth.016`) for one business day of the
+firm's executions and archives it, write-once, for the retention period.
+
+1. `extract_period` copies the day's orders, executions and quotes, and all reference data,
+   from the QSuite trading database into the warehouse `raw` schema (delete+insert per
+   period, COPY).
+2. `dbt_build` runs the dbt staging, intermediate and reports models and their tests
+   (astronomer-cosmos).
+3. `validate_report` runs the Great Expectations checkpoint
+   `mifir_transactions_daily__report` on the day's report rows. **A failure stops the run.**
+4. `render_report` streams the records into `auth.016` inside the `head.001`/`head.003`
+   envelope, validates the file against the ESMA XSDs, reconciles the counts (source =
+   reported + quarantined + not reportable) and writes the SHA-256 manifest.
+5. `archive_report` uploads report and manifest to S3 with Object Lock COMPLIANCE
+   retention. A rerun that produced the same bytes archives nothing new.
+6. `register_report` records the report, its S3 version id and retention in
+   `regreport.report_registry`.
+
+**Period:** the data interval is one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`);
+scheduled runs start at 06:00 UTC the next day, inside the T+1 deadline of MiFIR Art. 26(1).
+To report a past day, trigger the DAG with that day as the logical date (or run
+`airflow backfill create --dag-id mifir_transactions_daily --from-date A --to-date B`).
+
+**Regulation:** MiFIR Art. 26; Commission Delegated Regulation (EU) 2017/590 (RTS 22);
+ESMA/2016/1521 reporting instructions; SEC 17a-4(f) for the WORM archive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import dag, get_current_context, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import LoadMode
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from regreport import config
+from regreport.timetables import BusinessDayTimetable
+
+SETTINGS = config.Settings.from_env()
+MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
+
+
+def _period() -> tuple[datetime, datetime, str]:
+    ctx = get_current_context()
+    return ctx["data_interval_start"], ctx["data_interval_end"], ctx["run_id"]
+
+
+@task
+def extract_period() -> dict[str, Any]:
+    """Land the period's source rows in the warehouse `raw` schema."""
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import extract
+
+    start, end, run_id = _period()
+    return extract(
+        postgres_dsn(config.SOURCE_CONN_ID),
+        postgres_dsn(config.WAREHOUSE_CONN_ID),
+        start,
+        end,
+        run_id,
+    )
+
+
+@task
+def validate_report() -> dict[str, Any]:
+    """Run the GX checkpoint on the day's report rows; raise if any expectation fails."""
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import validate
+
+    start, _, _ = _period()
+    return validate(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start.date())
+
+
+@task
+def render_report(extracted: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
+    """Render, XSD-validate, reconcile and hash the report; write its manifest."""
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import render
+
+    start, end, run_id = _period()
+    run_ids = {
+        "extract": extracted["run_id"],
+        "dbt": f"{run_id}/dbt_build",
+        "gx": validated["run_id"],
+    }
+    return render(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start, end, run_ids, validated)
+
+
+@task
+def archive_report(built: dict[str, Any]) -> dict[str, Any]:
+    """Upload report and manifest to the Object Lock bucket (never overwriting)."""
+    from regreport.hooks.connections import s3_client
+    from regreport.pipeline import archive
+
+    return archive(SETTINGS, s3_client(config.S3_CONN_ID), built)
+
+
+@task
+def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
+    """Record the report in the registry and log the run summary."""
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import register
+
+    _, _, run_id = _period()
+    return register(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), built, archived, run_id)
+
+
+@dag(
+    dag_id="mifir_transactions_daily",
+    dag_display_name="MiFIR transaction reports (daily)",
+    schedule=BusinessDayTimetable(run_after_hours=6),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    tags=["mifir", "report"],
+    doc_md=__doc__,
+)
+def mifir_transactions_daily() -> None:
+    """Extract -> dbt -> GX -> render -> archive -> register, for one business day."""
+    extracted = extract_period()
+    dbt_build = DbtTaskGroup(
+        group_id="dbt_build",
+        project_config=ProjectConfig(
+            dbt_project_path=SETTINGS.dbt_project_dir,
+            manifest_path=MANIFEST if MANIFEST.exists() else None,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="regreport",
+            target_name="airflow",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=config.WAREHOUSE_CONN_ID, profile_args={"schema": "analytics"}
+            ),
+        ),
+        execution_config=ExecutionConfig(),
+        render_config=RenderConfig(
+            load_method=LoadMode.AUTOMATIC,
+            select=["+rpt_mifir_rts22_transactions", "+rpt_mifir_rts22_quarantine"],
+        ),
+        operator_args={
+            "install_deps": False,
+            "vars": {
+                "period_start": "{{ data_interval_start.isoformat() }}",
+                "period_end": "{{ data_interval_end.isoformat() }}",
+            },
+        },
+    )
+    validated = validate_report()
+    built = render_report(extracted, validated)
+    archived = archive_report(built)
+    extracted >> dbt_build >> validated
+    register_report(built, archived)
+
+
+mifir_transactions_daily()

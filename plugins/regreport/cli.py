@@ -1,0 +1,333 @@
+"""`regreport`: the operator's command line.
+
+regreport services start|stop|status   local PostgreSQL and S3 (Object Lock) servers
+regreport generate --date D            fill the QSuite trading DB with a synthetic day
+regreport run --date D                 run the MiFIR DAG for one day and print its summary
+regreport demo                         all of the above, for the last business day
+regreport reports list [--json]        the report registry
+regreport validate FILE                check any auth.016 file against the ESMA XSDs
+regreport ui start|stop                the Airflow UI, login required
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from regreport.config import Settings
+
+DAG_ID = "mifir_transactions_daily"
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _default_day() -> date:
+    from regreport.timetables import previous_business_day
+
+    return previous_business_day(datetime.now(tz=UTC).date() - timedelta(days=1))
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qsuite-regreport")
+def main() -> None:
+    """QSuite RegReport: regulatory reports from the QSuite trading database."""
+
+
+# -- services -------------------------------------------------------------------------------
+
+
+@main.group()
+def services() -> None:
+    """Local PostgreSQL and S3 servers (data under REGREPORT_HOME)."""
+
+
+@services.command("start")
+@click.option("--only", type=click.Choice(["postgres", "s3"]), multiple=True)
+def services_start(only: tuple[str, ...]) -> None:
+    """Start the services (idempotent) and create the databases."""
+    from regreport import services as svc
+
+    settings = _settings()
+    which = only or ("postgres", "s3")
+    svc.start(settings, which, log=_echo)
+    if "postgres" in which:
+        svc.ensure_databases(settings)
+
+
+@services.command("stop")
+def services_stop() -> None:
+    """Stop the services and the local Airflow UI, if running."""
+    from regreport import local_airflow
+    from regreport import services as svc
+
+    settings = _settings()
+    local_airflow.stop_ui(settings, log=_echo)
+    svc.stop(settings, ("postgres", "s3"), log=_echo)
+
+
+@services.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def services_status(as_json: bool) -> None:
+    """Show whether each service runs, its PID, endpoint and data folder."""
+    from regreport import services as svc
+
+    status = svc.status(_settings())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    k: {"running": v.running, "pid": v.pid, "endpoint": v.endpoint}
+                    for k, v in status.items()
+                },
+                indent=2,
+            )
+        )
+        return
+    for name, st in status.items():
+        state = (
+            click.style("running", fg="green") if st.running else click.style("stopped", fg="red")
+        )
+        pid = f"pid {st.pid}" if st.pid else ""
+        click.echo(f"{name:<10} {state:<18} {pid:<10} {st.endpoint}  {st.data_dir}")
+    if not all(st.running for st in status.values()):
+        sys.exit(3)
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Trade date (UTC).")
+@click.option("--orders", default=50_000, show_default=True, help="Orders to generate.")
+@click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same data).")
+def generate(day: datetime | None, orders: int, seed: int) -> None:
+    """Fill the QSuite trading database with one synthetic trading day."""
+    _generate(_settings(), day.date() if day else _default_day(), orders, seed)
+
+
+def _generate(settings: Settings, day: date, orders: int, seed: int) -> Any:
+    from regreport.generator import generate as gen
+
+    last: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last.get(stage, 0.0) > 1.0:
+            last[stage] = now
+            pct = 100 * done / total if total else 100
+            click.echo(f"  {stage:<12} {done:>10,} / {total:,} ({pct:5.1f}%)")
+
+    click.echo(f"generate: {orders:,} orders for {day} (seed {seed}) into {settings.source_db}")
+    stats = gen(settings.source_dsn, day, orders=orders, seed=seed, progress=progress)
+    rate = stats.orders / stats.seconds if stats.seconds else 0
+    click.echo(
+        f"generate: {stats.orders:,} orders, {stats.executions:,} executions, "
+        f"{stats.quotes:,} quotes in {stats.seconds:.1f} s ({rate:,.0f} orders/s)"
+    )
+    return stats
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business day to report.")
+def run(day: datetime | None) -> None:
+    """Run the MiFIR daily DAG for one day (`airflow dags test`) and print the summary."""
+    settings = _settings()
+    _run(settings, day.date() if day else _default_day())
+
+
+def _run(settings: Settings, day: date) -> None:
+    from regreport import local_airflow
+
+    local_airflow.prepare(settings, log=_echo)
+    click.echo(f"run: {DAG_ID} for {day} (airflow dags test; task logs follow)")
+    started = time.monotonic()
+    code = local_airflow.dags_test(settings, DAG_ID, day.isoformat())
+    seconds = time.monotonic() - started
+    summary = _load_summary(settings, day)
+    if code != 0 or summary is None:
+        raise click.ClickException(
+            f"{DAG_ID} failed for {day} (exit {code}) after {seconds:.0f} s; "
+            f"see the task logs above and under {settings.airflow_home / 'logs'}"
+        )
+    _print_summary(summary, seconds)
+
+
+def _load_summary(settings: Settings, day: date) -> dict[str, Any] | None:
+    from regreport.pipeline import summary_path
+
+    path = summary_path(settings, day)
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def _print_summary(s: dict[str, Any], seconds: float) -> None:
+    counts = s["counts"]
+    gx = s.get("gx") or {}
+    rows = [
+        ("period", s["period"]),
+        ("records", f"{s['records']:,}"),
+        (
+            "reconciliation",
+            f"source {counts['source_executions']:,} = reported {counts['reported']:,} + "
+            f"quarantined {counts['quarantined']:,} + not reportable {counts['not_reportable']:,}",
+        ),
+        ("local file", s["file"]),
+        ("manifest", s["manifest"]),
+        ("sha256", s["sha256"]),
+        ("s3 uri", s["s3_uri"]),
+        ("version id", s["version_id"]),
+        ("retain until", s["retain_until"]),
+        (
+            "archived",
+            "already archived (identical report; nothing uploaded)"
+            if s["already_archived"]
+            else "new object, COMPLIANCE lock",
+        ),
+        (
+            "gx result",
+            f"{'passed' if gx.get('success') else 'FAILED'}, {gx.get('evaluated')} expectations",
+        ),
+        ("data docs", gx.get("data_docs") or "-"),
+        ("elapsed", f"{seconds:.0f} s"),
+    ]
+    click.echo("")
+    click.secho("MiFIR RTS 22 transaction report", bold=True)
+    for label, value in rows:
+        click.echo(f"  {label:<15} {value}")
+    for q in s["quarantine"]:
+        ids = ", ".join(str(i) for i in q["execution_ids"])
+        more = " ..." if q["count"] > len(q["execution_ids"]) else ""
+        click.secho(
+            f"  quarantined     {q['count']:,} x {q['reason_code']}: {q['reason']} "
+            f"(executions {ids}{more})",
+            fg="yellow",
+        )
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business day.")
+@click.option("--orders", default=50_000, show_default=True, help="Orders to generate.")
+@click.option("--seed", default=42, show_default=True)
+def demo(day: datetime | None, orders: int, seed: int) -> None:
+    """Start the services, generate a business day, report it, print the summary."""
+    from regreport import services as svc
+
+    settings = _settings()
+    the_day = day.date() if day else _default_day()
+    svc.start(settings, ("postgres", "s3"), log=_echo)
+    svc.ensure_databases(settings)
+    _generate(settings, the_day, orders, seed)
+    _run(settings, the_day)
+
+
+# -- registry and files ---------------------------------------------------------------------
+
+
+@main.group()
+def reports() -> None:
+    """The report registry."""
+
+
+@reports.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--type", "report_type", help="Only this report type, e.g. mifir_rts22.")
+def reports_list(as_json: bool, report_type: str | None) -> None:
+    """List registered reports, newest period first."""
+    import psycopg
+
+    from regreport import registry
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        rows = registry.list_reports(conn, report_type)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no reports registered yet")
+        return
+    click.echo(
+        f"{'id':>4}  {'type':<12} {'period':<10} {'records':>8}  {'status':<9} sha256        s3"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['report_id']:>4}  {r['report_type']:<12} {r['period_start']!s:<10} "
+            f"{r['record_count']:>8,}  {r['status']:<9} {r['sha256'][:12]}  {r['s3_uri']}"
+        )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--schemas-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--schema-version", default=None, help="ESMA usage-guideline version, e.g. 1.1.0.")
+@click.option("--max-errors", default=100, show_default=True)
+def validate(
+    file: Path, schemas_dir: Path | None, schema_version: str | None, max_errors: int
+) -> None:
+    """Check an auth.016 file (ours or another tool's) against the ESMA XSDs."""
+    from regreport.xml.schema import SchemaError, validate_file
+
+    settings = _settings()
+    try:
+        report = validate_file(
+            file,
+            schemas_dir or settings.schemas_dir,
+            schema_version or settings.schema_version,
+            max_errors=max_errors,
+        )
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for err in report.errors:
+        click.echo(f"{file}:{err.line}: {err.message}")
+    if not report.valid:
+        click.secho(f"INVALID: {len(report.errors)} error(s) in {file}", fg="red", err=True)
+        sys.exit(1)
+    click.secho(f"valid: {file} ({report.records:,} transactions)", fg="green")
+
+
+# -- Airflow UI -----------------------------------------------------------------------------
+
+
+@main.group()
+def ui() -> None:
+    """The Airflow UI on the local services (login required)."""
+
+
+@ui.command("start")
+def ui_start() -> None:
+    """Start Airflow (api-server, scheduler, dag-processor, triggerer) in the background."""
+    from regreport import local_airflow
+    from regreport import services as svc
+
+    settings = _settings()
+    svc.start(settings, ("postgres", "s3"), log=_echo)
+    svc.ensure_databases(settings)
+    local_airflow.start_ui(settings, log=_echo)
+
+
+@ui.command("stop")
+def ui_stop() -> None:
+    """Stop the local Airflow."""
+    from regreport import local_airflow
+
+    local_airflow.stop_ui(_settings(), log=_echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,3 @@
+"""Adapters from Airflow Connections to the clients the core logic takes."""
+
+from __future__ import annotations

@@ -1,0 +1,242 @@
+"""Run the project's Airflow locally on the embedded services (no Docker).
+
+Builds the environment an Airflow process needs (AIRFLOW_HOME under the project's state folder,
+metadata DB in the local PostgreSQL, connections as `AIRFLOW_CONN_*`), and wraps the few Airflow
+CLI calls the `regreport` command uses. Airflow itself runs as a subprocess so its import cost
+and logging stay out of the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from regreport.config import (
+    S3_CONN_ID,
+    SOURCE_CONN_ID,
+    WAREHOUSE_CONN_ID,
+    Settings,
+)
+
+ADMIN_USER = "admin"
+
+
+def _pg_conn(settings: Settings, database: str) -> str:
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": settings.pg_host,
+            "port": settings.pg_port,
+            "login": settings.pg_user,
+            "password": settings.pg_password,
+            "schema": database,
+        }
+    )
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """Environment for an Airflow process that uses the local services."""
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    password = quote(settings.pg_password, safe="")
+    sql_conn = (
+        f"postgresql+psycopg2://{settings.pg_user}:{password}@{settings.pg_host}:"
+        f"{settings.pg_port}/{settings.airflow_db}"
+    )
+    s3_conn = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": settings.s3_access_key,
+            "password": settings.s3_secret_key,
+            "extra": {
+                "endpoint_url": settings.s3_endpoint,
+                "region_name": settings.s3_region,
+                "config_kwargs": {"s3": {"addressing_style": "path"}},
+            },
+        }
+    )
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(settings.repo_root / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.repo_root / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # The default of 32 forks 32 workers (~1.1 GB); 4 suits a 2-core machine.
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_conn,
+            "AIRFLOW__API__PORT": str(settings.airflow_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
+                f"http://127.0.0.1:{settings.airflow_port}/execution/"
+            ),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": _pg_conn(settings, settings.warehouse_db),
+            f"AIRFLOW_CONN_{SOURCE_CONN_ID.upper()}": _pg_conn(settings, settings.source_db),
+            f"AIRFLOW_CONN_{S3_CONN_ID.upper()}": s3_conn,
+            "GX_ANALYTICS_ENABLED": "False",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "DO_NOT_TRACK": "1",
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(settings.repo_root / "plugins"), env.get("PYTHONPATH", "")) if p
+            ),
+        }
+    )
+    for name in (
+        "REGREPORT_HOME",
+        "REGREPORT_SCHEMAS_DIR",
+        "REGREPORT_REFDATA_DIR",
+        "REGREPORT_OUTPUT_DIR",
+        "REGREPORT_S3_BUCKET",
+        "REGREPORT_RETENTION_DAYS",
+    ):
+        env.setdefault(name, str(_setting_for(settings, name)))
+    return env
+
+
+def _setting_for(settings: Settings, name: str) -> object:
+    return {
+        "REGREPORT_HOME": settings.home,
+        "REGREPORT_SCHEMAS_DIR": settings.schemas_dir,
+        "REGREPORT_REFDATA_DIR": settings.refdata_dir,
+        "REGREPORT_OUTPUT_DIR": settings.output_dir,
+        "REGREPORT_S3_BUCKET": settings.s3_bucket,
+        "REGREPORT_RETENTION_DAYS": settings.retention_days,
+    }[name]
+
+
+def _airflow_bin() -> str:
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else (shutil.which("airflow") or "airflow")
+
+
+def run_airflow(
+    settings: Settings, args: Sequence[str], *, capture: bool = False, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run one `airflow ...` command with the local environment."""
+    return subprocess.run(
+        [_airflow_bin(), *args],
+        env=airflow_env(settings),
+        check=check,
+        text=True,
+        capture_output=capture,
+    )
+
+
+def prepare(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Migrate the metadata DB and parse the dbt project (Cosmos renders from its manifest)."""
+    log("airflow: migrating the metadata database")
+    run_airflow(settings, ["db", "migrate"], capture=True)
+    dbt_parse(settings, log)
+
+
+def dbt_parse(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Write dbt_project/target/manifest.json so DAG parsing never shells out to dbt."""
+    log("dbt: parsing the project")
+    dbt = Path(sys.executable).with_name("dbt")
+    env = airflow_env(settings)
+    env.update(
+        {
+            "REGREPORT_PG_HOST": settings.pg_host,
+            "REGREPORT_PG_PORT": str(settings.pg_port),
+            "REGREPORT_PG_USER": settings.pg_user,
+            "REGREPORT_WAREHOUSE_DB": settings.warehouse_db,
+        }
+    )
+    subprocess.run(
+        [str(dbt), "parse", "--profiles-dir", ".", "--quiet"],
+        cwd=settings.dbt_project_dir,
+        env=env,
+        check=True,
+    )
+
+
+def dags_test(settings: Settings, dag_id: str, logical_date: str) -> int:
+    """Run a whole DAG in-process for one logical date (`airflow dags test`)."""
+    proc = run_airflow(settings, ["dags", "test", dag_id, logical_date], check=False)
+    return proc.returncode
+
+
+def ui_pid_file(settings: Settings) -> Path:
+    """Where the local Airflow UI's PID is kept."""
+    return settings.home / "run" / "airflow-standalone.pid"
+
+
+def start_ui(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Start `airflow standalone` in its own session, wait until the API answers."""
+    import urllib.request
+
+    pid_file = ui_pid_file(settings)
+    if pid_file.exists() and _alive(int(pid_file.read_text())):
+        log(f"airflow: already running, http://127.0.0.1:{settings.airflow_port}")
+        return
+    prepare(settings, log)
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    out = (logs / "airflow-standalone.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [_airflow_bin(), "standalone"],
+        env=airflow_env(settings),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(proc.pid))
+    url = f"http://127.0.0.1:{settings.airflow_port}/api/v2/monitor/health"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited; see {logs / 'airflow-standalone.log'}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
+                break
+        except OSError:
+            time.sleep(1)
+    else:
+        raise TimeoutError(f"Airflow UI did not answer on {url} within 120 s")
+    log(f"airflow: UI at http://127.0.0.1:{settings.airflow_port} (user {ADMIN_USER})")
+    log(f"airflow: password in {admin_password_file(settings)}")
+
+
+def admin_password_file(settings: Settings) -> Path:
+    """File where the simple auth manager writes the generated admin password."""
+    return settings.airflow_home / "simple_auth_manager_passwords.json.generated"
+
+
+def stop_ui(settings: Settings, log: Callable[[str], None] = print) -> None:
+    """Stop `airflow standalone` with SIGINT (SIGTERM orphans its children)."""
+    pid_file = ui_pid_file(settings)
+    if not pid_file.exists():
+        log("airflow: not running")
+        return
+    pid = int(pid_file.read_text())
+    if _alive(pid):
+        os.killpg(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    log("airflow: stopped")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

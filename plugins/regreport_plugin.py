@@ -1,0 +1,17 @@
+"""Registers RegReport's timetables with Airflow (needed to deserialize DAGs that use them).
+
+Operators and hooks are plain modules of the `regreport` package and need no registration.
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from regreport.timetables import BusinessDayTimetable
+
+
+class RegReportPlugin(AirflowPlugin):
+    """Airflow plugin for the `regreport` package."""
+
+    name = "regreport"
+    timetables = [BusinessDayTimetable]  # noqa: RUF012 - Airflow's plugin API is a class attribute
