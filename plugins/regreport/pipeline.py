@@ -154,7 +154,7 @@ def render(
     The creation timestamp in the header is the end of the period, not the wall clock, so the
     same input renders the same bytes.
     """
-    from regreport.manifest import build_manifest, sha256_file, write_manifest
+    from regreport.manifest import build_manifest, write_manifest
     from regreport.xml.render import ReportHeader, make_business_message_id, render_auth016
     from regreport.xml.schema import validate_file
 
@@ -172,6 +172,10 @@ def render(
         )
         out_dir = settings.output_dir / REPORT_TYPE_MIFIR / f"{day:%Y/%m/%d}"
         out_dir.mkdir(parents=True, exist_ok=True)
+        if recon["counts"]["reported"] == 0:
+            # auth.016 needs at least one Tx: with nothing reportable, no file is sent.
+            log.warning("no reportable transactions for %s; no report file", day)
+            return _built(start, end, None, None, 0, recon, gx_outcome, {})
         path = out_dir / report_file_name(lei, day)
         partial = path.with_suffix(".xml.partial")
         with conn.transaction():
@@ -191,37 +195,46 @@ def render(
             f"({len(report.errors)} errors): {first}"
         )
     partial.replace(path)
-    digest = sha256_file(path)
     manifest = build_manifest(
         report_type=REPORT_TYPE_MIFIR,
         schema_version=settings.schema_version,
         period_start=start,
         period_end=end,
-        file_name=path.name,
+        report_file=path,
         record_count=rendered.record_count,
-        sha256=digest,
-        size=rendered.bytes,
         run_ids=run_ids,
         counts=recon["counts"],
     )
     manifest_path = path.with_name(path.name + ".manifest.json")
     write_manifest(manifest_path, manifest)
+    return _built(start, end, path, manifest_path, rendered.bytes, recon, gx_outcome, manifest)
+
+
+def _built(
+    start: datetime,
+    end: datetime,
+    path: Path | None,
+    manifest_path: Path | None,
+    size: int,
+    recon: dict[str, Any],
+    gx_outcome: dict[str, Any] | None,
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
+    """The render step's result, passed to archive and register (JSON-serialisable)."""
     return {
         "report_type": REPORT_TYPE_MIFIR,
         "period_start": start.isoformat(),
         "period_end": end.isoformat(),
-        "report_path": str(path),
-        "manifest_path": str(manifest_path),
-        "file_name": path.name,
-        "sha256": digest,
-        "bytes": rendered.bytes,
-        "record_count": rendered.record_count,
+        "report_path": str(path) if path else None,
+        "manifest_path": str(manifest_path) if manifest_path else None,
+        "file_name": path.name if path else None,
+        "sha256": manifest.get("sha256"),
+        "bytes": size,
+        "record_count": recon["counts"]["reported"],
         "counts": recon["counts"],
         "quarantine": recon["quarantine"],
         "manifest": manifest,
-        "gx": {
-            k: (gx_outcome or {}).get(k) for k in ("success", "evaluated", "run_id", "data_docs")
-        },
+        "gx": {k: (gx_outcome or {}).get(k) for k in GX_SUMMARY_KEYS},
     }
 
 
@@ -235,6 +248,15 @@ def archive(
     settings: Settings, client: Any, built: dict[str, Any], now: datetime | None = None
 ) -> dict[str, Any]:
     """Put report and manifest under Object Lock; re-archive nothing that is already there."""
+    if built["report_path"] is None:
+        return {
+            "s3_uri": None,
+            "version_id": None,
+            "retain_until": None,
+            "already_archived": False,
+            "manifest_uri": None,
+            "manifest_version_id": None,
+        }
     retain_until = worm.retention_until(now or datetime.now(tz=UTC), settings.retention_days)
     worm.ensure_bucket(client, settings.s3_bucket)
     key = archive_key(built)
@@ -283,6 +305,8 @@ def register(
     dag_run_id: str | None,
 ) -> dict[str, Any]:
     """Record the report in the registry; write and return the run summary."""
+    if built["report_path"] is None:
+        return _write_summary(settings, dag_run_id, built, archived, None)
     with psycopg.connect(warehouse_dsn) as conn:
         row = registry.register(
             conn,
@@ -300,17 +324,28 @@ def register(
             manifest=built["manifest"],
             dag_run_id=dag_run_id,
         )
+    return _write_summary(settings, dag_run_id, built, archived, row)
+
+
+def _write_summary(
+    settings: Settings,
+    dag_run_id: str | None,
+    built: dict[str, Any],
+    archived: dict[str, Any],
+    row: registry.RegisteredReport | None,
+) -> dict[str, Any]:
     summary = {
         "period": built["period_start"][:10],
         "dag_run_id": dag_run_id,
-        "report_id": row.report_id,
-        "new_report": row.created,
+        "report_id": row.report_id if row else None,
+        "new_report": row.created if row else False,
+        "status": row.status if row else "NOTHING_TO_REPORT",
         "file": built["report_path"],
         "manifest": built["manifest_path"],
         "records": built["record_count"],
         "sha256": built["sha256"],
-        "s3_uri": row.s3_uri,
-        "version_id": row.s3_version_id,
+        "s3_uri": row.s3_uri if row else None,
+        "version_id": row.s3_version_id if row else None,
         "retain_until": archived["retain_until"],
         "already_archived": archived["already_archived"],
         "counts": built["counts"],
@@ -319,6 +354,7 @@ def register(
         "generated_by": f"regreport {__version__}",
     }
     path = summary_path(settings, date.fromisoformat(summary["period"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     log.info("report summary: %s", json.dumps(summary, default=str))
     return summary

@@ -1,0 +1,59 @@
+"""Shared fixtures: test-only settings and the local services, started on demand.
+
+The environment defaults below are set at import time so that tests never touch the demo's
+state or ports: they use ``.regreport/test`` and their own ports. Services started here are
+left running after the session (starting is idempotent, so the next run reuses them); stop
+them with ``REGREPORT_HOME=.regreport/test regreport services stop`` or leave them be.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_REPO = Path(__file__).resolve().parents[1]
+_TEST_ENV = {
+    "REGREPORT_HOME": str(_REPO / ".regreport" / "test"),
+    "REGREPORT_PG_PORT": "55442",
+    "REGREPORT_S3_PORT": "18343",
+    "REGREPORT_SEAWEED_MASTER_PORT": "19343",
+    "REGREPORT_SEAWEED_VOLUME_PORT": "18091",
+    "REGREPORT_SEAWEED_FILER_PORT": "18898",
+}
+for _name, _value in _TEST_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+from regreport.config import Settings  # noqa: E402 - must see the test environment.
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings read from the (test-defaulted) environment."""
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def pg_services(settings: Settings) -> Settings:
+    """The local PostgreSQL cluster, running, with the project's databases."""
+    from regreport import services as svc
+
+    svc.start(settings, ("postgres",))
+    svc.ensure_databases(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def s3_services(settings: Settings) -> Settings:
+    """The local S3 service (SeaweedFS), running."""
+    from regreport import services as svc
+
+    svc.start(settings, ("s3",))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def services(pg_services: Settings, s3_services: Settings) -> Settings:
+    """Both local services, running."""
+    return pg_services
