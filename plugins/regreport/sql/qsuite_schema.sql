@@ -98,6 +98,7 @@ create table if not exists qsuite.executions (
     trading_capacity text not null check (trading_capacity in ('DEAL', 'MTCH', 'AOTC'))
 );
 create index if not exists executions_executed_at_idx on qsuite.executions (executed_at);
+create index if not exists executions_order_id_idx on qsuite.executions (order_id);
 
 -- National best bid and offer snapshots.
 create table if not exists qsuite.quotes (
