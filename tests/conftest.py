@@ -21,11 +21,19 @@ _TEST_ENV = {
     "REGREPORT_SEAWEED_MASTER_PORT": "19343",
     "REGREPORT_SEAWEED_VOLUME_PORT": "18091",
     "REGREPORT_SEAWEED_FILER_PORT": "18898",
+    "REGREPORT_AIRFLOW_PORT": "18070",
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)
 
 from regreport.config import Settings  # noqa: E402 - must see the test environment.
+from regreport.local_airflow import airflow_env  # noqa: E402
+
+# Airflow reads its configuration when first imported: point it at the test state (never
+# ~/airflow) before any test module imports it.
+for _name, _value in airflow_env(Settings.from_env()).items():
+    if _name.startswith(("AIRFLOW", "GX_", "DBT_", "DO_NOT_TRACK")):
+        os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")

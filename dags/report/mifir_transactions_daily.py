@@ -116,7 +116,7 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(minutes=2)},
     tags=["mifir", "report"],
     doc_md=__doc__,
 )

@@ -57,6 +57,7 @@ class Settings:
     retention_days: int
     airflow_port: int
     schema_version: str
+    task_retries: int
     nca_country: str | None
     seaweed_ports: dict[str, int] = field(default_factory=dict)
 
@@ -91,6 +92,8 @@ class Settings:
             airflow_port=int(_env("REGREPORT_AIRFLOW_PORT", "18080")),
             # ESMA auth.016 usage-guideline version the files are written and checked against.
             schema_version=_env("REGREPORT_ESMA_SCHEMA_VERSION", "1.1.0"),
+            # Retries per Airflow task; tests that expect a failure set 0.
+            task_retries=int(_env("REGREPORT_TASK_RETRIES", "2")),
             # The competent authority the files go to; defaults to the firm's home country.
             nca_country=os.environ.get("REGREPORT_NCA_COUNTRY") or None,
             seaweed_ports={

@@ -1,0 +1,72 @@
+"""Every DAG imports cleanly and follows the house rules (STYLE B2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from regreport import local_airflow
+from regreport.config import Settings
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+APPROVED_TAGS = {"mifir", "report", "ingest", "ops", "risk", "periodic", "audit"}
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def dagbag(settings: Settings):
+    # Cosmos renders the dbt group from the parsed manifest, so parsing needs no database.
+    local_airflow.dbt_parse(settings, log=lambda _line: None)
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert "mifir_transactions_daily" in dagbag.dags
+
+
+def test_file_stem_is_dag_id(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert Path(dag.fileloc).stem == dag_id
+
+
+def test_house_rules(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert (dag.doc_md or "").strip(), f"{dag_id}: doc_md missing"
+        assert set(dag.tags) <= APPROVED_TAGS, f"{dag_id}: unapproved tags {dag.tags}"
+        for task in dag.tasks:
+            assert task.retries >= 2, f"{dag_id}.{task.task_id}: retries {task.retries}"
+
+
+def test_report_dags_have_a_real_data_interval(dagbag) -> None:
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    for dag_id, dag in dagbag.dags.items():
+        if "/report/" in dag.fileloc:
+            assert not isinstance(dag.timetable, CronTriggerTimetable), dag_id
+            interval = dag.timetable.infer_manual_data_interval(
+                run_after=pendulum.datetime(2026, 11, 26, 12, tz="UTC")
+            )
+            assert interval.end > interval.start, f"{dag_id}: zero-width data interval"
+
+
+def test_mifir_task_order(dagbag) -> None:
+    """Nothing is rendered or archived unless extract, dbt and GX ran before it."""
+    dag = dagbag.dags["mifir_transactions_daily"]
+
+    def upstream(task_id: str) -> set[str]:
+        return dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+
+    assert "dbt_build.rpt_mifir_rts22_transactions.run" in dag.task_ids
+    assert "extract_period" in upstream("dbt_build.mifir_quarantine_reasons.seed")
+    assert {"extract_period", "dbt_build.rpt_mifir_rts22_transactions.run"} <= upstream(
+        "validate_report"
+    )
+    assert "validate_report" in upstream("render_report")
+    assert {"validate_report", "render_report"} <= upstream("archive_report")
+    assert {"archive_report", "render_report"} <= upstream("register_report")
