@@ -1198,8 +1198,6 @@ def _upsert(cur: psycopg.Cursor, table: str, rows: Sequence[Row]) -> None:
     )
 
 
-
-
 def _delete_day(cur: psycopg.Cursor, trade_date: date) -> None:
     """Remove the day's rows: executions of the day or of its orders first (foreign key).
 
