@@ -20,8 +20,9 @@ firm's executions and archives it, write-once, for the retention period.
 
 **Period:** the data interval is one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`);
 scheduled runs start at 06:00 UTC the next day, inside the T+1 deadline of MiFIR Art. 26(1).
-To report a past day, trigger the DAG with that day as the logical date (or run
-`airflow backfill create --dag-id mifir_transactions_daily --from-date A --to-date B`).
+To report a past day, trigger the DAG and fill in **Report date** (this works again and again
+for the same day: an identical report is not archived twice), or backfill a range with
+`airflow backfill create --dag-id mifir_transactions_daily --from-date A --to-date B`.
 
 **Regulation:** MiFIR Art. 26; Commission Delegated Regulation (EU) 2017/590 (RTS 22);
 ESMA/2016/1521 reporting instructions; SEC 17a-4(f) for the WORM archive.
@@ -32,21 +33,37 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import LoadMode
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
-from regreport.timetables import BusinessDayTimetable
+from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
 MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
 
 
+#: dbt vars for the period: the `report_date` param when given, else the data interval.
+PERIOD_START = (
+    "{{ (params.report_date ~ 'T00:00:00+00:00') if params.report_date"
+    " else data_interval_start.isoformat() }}"
+)
+PERIOD_END = (
+    "{{ (macros.ds_add(params.report_date, 1) ~ 'T00:00:00+00:00') if params.report_date"
+    " else data_interval_end.isoformat() }}"
+)
+
+
 def _period() -> tuple[datetime, datetime, str]:
     ctx = get_current_context()
-    return ctx["data_interval_start"], ctx["data_interval_end"], ctx["run_id"]
+    start, end = report_period(
+        ctx["params"].get("report_date"),
+        ctx.get("data_interval_start"),
+        ctx.get("data_interval_end"),
+    )
+    return start, end, ctx["run_id"]
 
 
 @task
@@ -119,6 +136,18 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(minutes=2)},
     tags=["mifir", "report"],
     doc_md=__doc__,
+    params={
+        "report_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Report date",
+            description=(
+                "Business day to (re)report, e.g. a resubmission after a fix. Leave empty to"
+                " report the run's data interval."
+            ),
+        )
+    },
 )
 def mifir_transactions_daily() -> None:
     """Extract -> dbt -> GX -> render -> archive -> register, for one business day."""
@@ -144,8 +173,8 @@ def mifir_transactions_daily() -> None:
         operator_args={
             "install_deps": False,
             "vars": {
-                "period_start": "{{ data_interval_start.isoformat() }}",
-                "period_end": "{{ data_interval_end.isoformat() }}",
+                "period_start": PERIOD_START,
+                "period_end": PERIOD_END,
             },
         },
     )

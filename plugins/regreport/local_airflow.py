@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -89,6 +90,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "GX_ANALYTICS_ENABLED": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "DO_NOT_TRACK": "1",
+            # Airflow spawns `airflow ...` subprocesses by name.
+            "PATH": os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", ""))),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(settings.repo_root / "plugins"), env.get("PYTHONPATH", "")) if p
             ),
@@ -169,46 +172,88 @@ def dags_test(settings: Settings, dag_id: str, logical_date: str) -> int:
     return proc.returncode
 
 
-def ui_pid_file(settings: Settings) -> Path:
-    """Where the local Airflow UI's PID is kept."""
-    return settings.home / "run" / "airflow-standalone.pid"
+#: The Airflow 3 components the local UI runs, each in its own process session.
+COMPONENTS: tuple[tuple[str, ...], ...] = (
+    ("api-server",),
+    ("scheduler",),
+    ("dag-processor",),
+    ("triggerer",),
+)
 
 
-def start_ui(settings: Settings, log: Callable[[str], None] = print) -> None:
-    """Start `airflow standalone` in its own session, wait until the API answers."""
+def _pid_file(settings: Settings, component: str) -> Path:
+    return settings.home / "run" / f"airflow-{component}.pid"
+
+
+def _secrets(settings: Settings) -> dict[str, str]:
+    """Per-installation secrets shared by the components (JWT for the execution API)."""
+    path = settings.airflow_home / "local-secrets.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)})
+        )
+        path.chmod(0o600)
+    data = json.loads(path.read_text())
+    return {
+        "AIRFLOW__API_AUTH__JWT_SECRET": data["jwt"],
+        "AIRFLOW__API__SECRET_KEY": data["api"],
+    }
+
+
+def ui_running(settings: Settings) -> bool:
+    """Whether every component's process is alive."""
+    return all(_alive_pid(_pid_file(settings, c[0])) for c in COMPONENTS)
+
+
+def _alive_pid(pid_file: Path) -> bool:
+    return pid_file.exists() and _alive(int(pid_file.read_text()))
+
+
+def start_ui(settings: Settings, log: Callable[[str], None] = print, timeout: float = 180) -> None:
+    """Start api-server, scheduler, dag-processor and triggerer; wait until the API answers."""
     import urllib.request
 
-    pid_file = ui_pid_file(settings)
-    if pid_file.exists() and _alive(int(pid_file.read_text())):
-        log(f"airflow: already running, http://127.0.0.1:{settings.airflow_port}")
+    url = f"http://127.0.0.1:{settings.airflow_port}"
+    if ui_running(settings):
+        log(f"airflow: already running, {url}")
         return
+    stop_ui(settings, log=lambda _line: None)
     prepare(settings, log)
+    env = airflow_env(settings) | _secrets(settings)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    out = (logs / "airflow-standalone.log").open("ab")
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
-        [_airflow_bin(), "standalone"],
-        env=airflow_env(settings),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(str(proc.pid))
-    url = f"http://127.0.0.1:{settings.airflow_port}/api/v2/monitor/health"
-    deadline = time.monotonic() + 120
+    procs = []
+    for component in COMPONENTS:
+        name = component[0]
+        out = (logs / f"airflow-{name}.log").open("ab")
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [_airflow_bin(), *component],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        pid_file = _pid_file(settings, name)
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(proc.pid))
+        procs.append((name, proc))
+        log(f"airflow: started {name} (pid {proc.pid})")
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"airflow standalone exited; see {logs / 'airflow-standalone.log'}")
+        dead = [name for name, proc in procs if proc.poll() is not None]
+        if dead:
+            stop_ui(settings, log=lambda _line: None)
+            raise RuntimeError(f"airflow {', '.join(dead)} exited; see {logs}/airflow-*.log")
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL we built
+            with urllib.request.urlopen(url + "/api/v2/monitor/health", timeout=2):  # noqa: S310
                 break
         except OSError:
             time.sleep(1)
     else:
-        raise TimeoutError(f"Airflow UI did not answer on {url} within 120 s")
-    log(f"airflow: UI at http://127.0.0.1:{settings.airflow_port} (user {ADMIN_USER})")
-    log(f"airflow: password in {admin_password_file(settings)}")
+        stop_ui(settings, log=lambda _line: None)
+        raise TimeoutError(f"Airflow API did not answer on {url} within {timeout:.0f} s")
+    log(f"airflow: UI at {url} (user {ADMIN_USER}, password in {admin_password_file(settings)})")
 
 
 def admin_password_file(settings: Settings) -> Path:
@@ -217,21 +262,23 @@ def admin_password_file(settings: Settings) -> Path:
 
 
 def stop_ui(settings: Settings, log: Callable[[str], None] = print) -> None:
-    """Stop `airflow standalone` with SIGINT (SIGTERM orphans its children)."""
-    pid_file = ui_pid_file(settings)
-    if not pid_file.exists():
-        log("airflow: not running")
-        return
-    pid = int(pid_file.read_text())
-    if _alive(pid):
-        os.killpg(pid, signal.SIGINT)
-        deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
+    """Stop each component by PID: SIGTERM, then SIGKILL after a grace period."""
+    stopped = False
+    for component in COMPONENTS:
+        pid_file = _pid_file(settings, component[0])
+        if not pid_file.exists():
+            continue
+        pid = int(pid_file.read_text())
         if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-    log("airflow: stopped")
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            stopped = True
+        pid_file.unlink(missing_ok=True)
+    log("airflow: stopped" if stopped else "airflow: not running")
 
 
 def _alive(pid: int) -> bool:

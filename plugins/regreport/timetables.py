@@ -11,7 +11,7 @@ to deserialize DAGs that use it).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
@@ -35,6 +35,28 @@ def next_business_day(day: date, holidays: frozenset[date] = frozenset()) -> dat
     while not is_business_day(day, holidays):
         day += timedelta(days=1)
     return day
+
+
+def report_period(
+    report_date: str | date | None,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+) -> tuple[datetime, datetime]:
+    """The period a run reports: `report_date` (a whole UTC day) if given, else the interval.
+
+    Airflow allows one run per logical date; an explicit report date lets a compliance user
+    rerun or resubmit a past day from the UI's trigger form as often as needed.
+    """
+    if not report_date:
+        if interval_start is None or interval_end is None:
+            raise ValueError(
+                "this run has no data interval (triggered without a logical date): "
+                "set the 'report_date' parameter to the business day to report"
+            )
+        return interval_start, interval_end
+    day = report_date if isinstance(report_date, date) else date.fromisoformat(str(report_date))
+    start = _midnight(day)
+    return start, start.add(days=1)
 
 
 def _midnight(day: date) -> DateTime:

@@ -13,6 +13,7 @@ from regreport.timetables import (
     is_business_day,
     next_business_day,
     previous_business_day,
+    report_period,
 )
 
 pytestmark = pytest.mark.unit
@@ -82,3 +83,14 @@ def test_serialization_round_trip() -> None:
     again = BusinessDayTimetable.deserialize(tt.serialize())
     assert again.run_after_hours == 5
     assert again.holidays == frozenset({date(2026, 12, 25)})
+
+
+def test_report_period_prefers_the_report_date() -> None:
+    start, end = report_period("2026-11-20", _day(2026, 11, 26), _day(2026, 11, 27))
+    assert (start, end) == (_day(2026, 11, 20), _day(2026, 11, 21))
+    assert report_period(None, _day(2026, 11, 26), _day(2026, 11, 27)) == (
+        _day(2026, 11, 26),
+        _day(2026, 11, 27),
+    )
+    with pytest.raises(ValueError, match="report_date"):
+        report_period(None, None, None)
