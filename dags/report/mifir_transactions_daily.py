@@ -35,7 +35,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import LoadMode
+from cosmos.constants import LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
@@ -168,6 +168,9 @@ def mifir_transactions_daily() -> None:
         execution_config=ExecutionConfig(),
         render_config=RenderConfig(
             load_method=LoadMode.AUTOMATIC,
+            # One `dbt build` (model + its tests) per node: half the tasks of run-then-test,
+            # and a failing test still stops everything downstream of its model.
+            test_behavior=TestBehavior.BUILD,
             select=["+rpt_mifir_rts22_transactions", "+rpt_mifir_rts22_quarantine"],
         ),
         operator_args={

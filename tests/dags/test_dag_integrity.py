@@ -62,9 +62,9 @@ def test_mifir_task_order(dagbag) -> None:
     def upstream(task_id: str) -> set[str]:
         return dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
-    assert "dbt_build.rpt_mifir_rts22_transactions.run" in dag.task_ids
-    assert "extract_period" in upstream("dbt_build.mifir_quarantine_reasons.seed")
-    assert {"extract_period", "dbt_build.rpt_mifir_rts22_transactions.run"} <= upstream(
+    assert "dbt_build.rpt_mifir_rts22_transactions_model_build" in dag.task_ids
+    assert "extract_period" in upstream("dbt_build.mifir_quarantine_reasons_seed_build")
+    assert {"extract_period", "dbt_build.rpt_mifir_rts22_transactions_model_build"} <= upstream(
         "validate_report"
     )
     assert "validate_report" in upstream("render_report")

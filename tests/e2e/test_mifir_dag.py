@@ -184,7 +184,7 @@ def test_failing_expectation_stops_the_upload(
             )
     states = _task_states(settings, day)
     assert states["extract_period"] == "success"
-    assert states["dbt_build.rpt_mifir_rts22_transactions.run"] == "success"
+    assert states["dbt_build.rpt_mifir_rts22_transactions_model_build"] == "success"
     assert states["validate_report"] == "failed"
     for blocked in ("render_report", "archive_report", "register_report"):
         assert states[blocked] == "upstream_failed", (blocked, states[blocked])

@@ -1,0 +1,104 @@
+"""The local Airflow UI: login required, the DAG listed, a past day resubmitted from a trigger."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import date
+from typing import Any
+
+import psycopg
+import pytest
+
+from regreport import archive, local_airflow, registry
+from regreport.config import Settings
+from regreport.generator import generate
+from regreport.timetables import next_business_day
+
+pytestmark = pytest.mark.e2e
+DAG_ID = "mifir_transactions_daily"
+
+
+def _call(url: str, token: str | None = None, body: Any = None, method: str = "GET") -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def ui(services: Settings):
+    local_airflow.start_ui(services, log=lambda _line: None)
+    yield f"http://127.0.0.1:{services.airflow_port}"
+    local_airflow.stop_ui(services, log=lambda _line: None)
+
+
+@pytest.fixture(scope="module")
+def token(ui: str, services: Settings) -> str:
+    password = json.loads(local_airflow.admin_password_file(services).read_text())["admin"]
+    login = {"username": "admin", "password": password}
+    reply = _call(f"{ui}/auth/token", body=login, method="POST")
+    return str(reply["access_token"])
+
+
+def test_login_is_required(ui: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        _call(f"{ui}/api/v2/dags")
+    assert caught.value.code == 401
+    with pytest.raises(urllib.error.HTTPError) as wrong:
+        _call(f"{ui}/auth/token", body={"username": "admin", "password": "wrong"}, method="POST")
+    assert wrong.value.code in (400, 401)
+
+
+def test_dag_is_listed(ui: str, token: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        dags = _call(f"{ui}/api/v2/dags", token)["dags"]
+        if any(d["dag_id"] == DAG_ID for d in dags):
+            break
+        time.sleep(3)
+    listed = {d["dag_id"]: d for d in dags}
+    assert DAG_ID in listed
+    assert listed[DAG_ID]["dag_display_name"] == "MiFIR transaction reports (daily)"
+
+
+def test_trigger_a_past_day(ui: str, token: str, services: Settings) -> None:
+    """What a compliance user does from the trigger form: pick the report date, run."""
+    settings = services
+    client = archive.s3_client(settings)
+    archive.ensure_bucket(client, settings.s3_bucket)
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        registry.ensure_schema(conn)
+        conn.commit()
+        taken = {r["period_start"] for r in registry.list_reports(conn)}
+    day = next_business_day(date(2026, 9, 1))
+    while day in taken or client.list_object_versions(
+        Bucket=settings.s3_bucket, Prefix=f"mifir_rts22/{day:%Y/%m/%d}/"
+    ).get("Versions"):
+        day = next_business_day(date.fromordinal(day.toordinal() + 1))
+    generate(settings.source_dsn, day, orders=300, seed=21)
+
+    _call(f"{ui}/api/v2/dags/{DAG_ID}", token, body={"is_paused": False}, method="PATCH")
+    run_id = f"test_ui_{day:%Y%m%d}_{int(time.time())}"
+    run = _call(
+        f"{ui}/api/v2/dags/{DAG_ID}/dagRuns",
+        token,
+        body={"dag_run_id": run_id, "logical_date": None, "conf": {"report_date": str(day)}},
+        method="POST",
+    )
+    assert run["conf"] == {"report_date": str(day)}
+    deadline = time.monotonic() + 600
+    state = run["state"]
+    while time.monotonic() < deadline and state not in ("success", "failed"):
+        time.sleep(5)
+        state = _call(f"{ui}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", token)["state"]
+    assert state == "success"
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        rows = [r for r in registry.list_reports(conn) if r["period_start"] == day]
+    assert len(rows) == 1
+    assert rows[0]["status"] == "ARCHIVED"
