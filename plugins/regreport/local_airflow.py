@@ -261,24 +261,26 @@ def admin_password_file(settings: Settings) -> Path:
     return settings.airflow_home / "simple_auth_manager_passwords.json.generated"
 
 
-def stop_ui(settings: Settings, log: Callable[[str], None] = print) -> None:
-    """Stop each component by PID: SIGTERM, then SIGKILL after a grace period."""
-    stopped = False
+def stop_ui(settings: Settings, log: Callable[[str], None] = print, grace: float = 20) -> None:
+    """Stop every component by PID: SIGTERM to all, then SIGKILL what outlives the grace."""
+    pids = {}
     for component in COMPONENTS:
         pid_file = _pid_file(settings, component[0])
-        if not pid_file.exists():
-            continue
-        pid = int(pid_file.read_text())
-        if _alive(pid):
-            os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 20
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.3)
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
             if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-            stopped = True
+                os.killpg(pid, signal.SIGTERM)
+                pids[pid_file] = pid
+            else:
+                pid_file.unlink()
+    deadline = time.monotonic() + grace
+    while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    for pid_file, pid in pids.items():
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
         pid_file.unlink(missing_ok=True)
-    log("airflow: stopped" if stopped else "airflow: not running")
+    log("airflow: stopped" if pids else "airflow: not running")
 
 
 def _alive(pid: int) -> bool:

@@ -44,7 +44,8 @@ client_side as (
                 and not executions.is_house
                 then executions.account_national_id_type
         end as client_id_scheme,
-        {# Field 8/17 applies to clients only: the branch that took the order. #}
+        {# Field 8/17 applies to clients only: the branch that took the
+           order. #}
         case
             when not executions.is_house then executions.account_branch_country
         end as client_branch_country,

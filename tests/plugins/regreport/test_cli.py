@@ -1,0 +1,283 @@
+"""The `regreport` command line, driven in-process through click's `CliRunner`.
+
+`validate` runs against the golden auth.016 file and copies of it broken on purpose (unit: only
+the ESMA XSDs from configuration are needed). `reports list` and `services status` run against
+the test PostgreSQL cluster (integration); `reports list` uses a database of its own, created
+and dropped here, so rows from other tests or the demo never show up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from lxml import etree
+from psycopg import sql
+
+from regreport import registry
+from regreport.cli import main
+from regreport.config import Settings
+
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "mifir" / "auth016_two_records.xml"
+FIRM_LEI = "529900T8BM49AURSDO55"
+CLI_DB = "regreport_cli_test"
+
+
+def _invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=True)
+
+
+def _no_traceback(result: Result) -> None:
+    """The command ended through click (exit code), not through an unexpected exception."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not found")
+
+
+def _record_count(path: Path) -> int:
+    # `Tx` also names the trade block New/Tx; a record is FinInstrmRptgTxRpt/Tx only.
+    return len(etree.parse(str(path)).getroot().findall(".//{*}FinInstrmRptgTxRpt/{*}Tx"))
+
+
+def _derived(tmp_path: Path, name: str, old: str, new: str) -> tuple[Path, str]:
+    """A copy of the golden file with the first `old` replaced by `new`."""
+    text = GOLDEN.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_validate_golden_file_is_valid() -> None:
+    expected = _record_count(GOLDEN)
+    assert expected == 2  # the fixture by hand: two FinInstrmRptgTxRpt/Tx records
+
+    result = _invoke("validate", str(GOLDEN))
+
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+    assert "INVALID" not in result.output
+    assert f"({expected} transactions)" in result.output
+
+
+@pytest.mark.unit
+def test_validate_bad_lei_reports_file_and_line(tmp_path: Path) -> None:
+    path, text = _derived(
+        tmp_path,
+        "bad_lei.xml",
+        f"<ExctgPty>{FIRM_LEI}</ExctgPty>",
+        "<ExctgPty>BAD</ExctgPty>",
+    )
+    line = _line_of(text, "<ExctgPty>BAD</ExctgPty>")
+
+    result = _invoke("validate", str(path))
+
+    _no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert f"{path}:{line}:" in result.output
+    located = [o for o in result.output.splitlines() if o.startswith(f"{path}:{line}:")]
+    assert any("ExctgPty" in o for o in located), result.output
+    assert "INVALID" in result.output
+
+
+@pytest.mark.unit
+def test_validate_not_well_formed_reports_line(tmp_path: Path) -> None:
+    path, text = _derived(
+        tmp_path, "broken.xml", "<TradVn>XPAR</TradVn>", "<TradVn>XPAR</TradVenue>"
+    )
+    line = _line_of(text, "</TradVenue>")
+
+    result = _invoke("validate", str(path))
+
+    _no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert f"{path}:{line}:" in result.output
+    assert "INVALID" in result.output
+
+
+@pytest.mark.unit
+def test_validate_missing_schemas_dir_is_a_clean_error() -> None:
+    result = _invoke("validate", str(GOLDEN), "--schemas-dir", "/nonexistent")
+
+    _no_traceback(result)
+    assert result.exit_code != 0
+    assert result.exit_code == click.ClickException.exit_code
+    assert "Error:" in result.output
+    assert "/nonexistent" in result.output
+    assert "REGREPORT_SCHEMAS_DIR" in result.output
+
+
+@pytest.mark.unit
+def test_validate_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = _invoke("validate", str(tmp_path / "absent.xml"))
+
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+# -- reports list ---------------------------------------------------------------------------
+
+SHA256 = hashlib.sha256(b"regreport cli test report").hexdigest()
+S3_URI = "s3://regreport-archive/mifir_rts22/2026/11/26/report.xml"
+PERIOD = date(2026, 11, 26)
+
+
+@pytest.fixture(scope="module")
+def cli_warehouse(pg_services: Settings) -> Iterator[str]:
+    """A dedicated warehouse database holding one registry row; dropped afterwards."""
+    admin = pg_services.dsn("postgres")
+    drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(CLI_DB))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(CLI_DB)))
+    try:
+        with psycopg.connect(pg_services.dsn(CLI_DB)) as conn:
+            registry.register(
+                conn,
+                report_type="mifir_rts22",
+                period_start=PERIOD,
+                period_end=date(2026, 11, 27),
+                file_name="report.xml",
+                sha256=SHA256,
+                record_count=1234,
+                size=56789,
+                status="archived",
+                s3_uri=S3_URI,
+                s3_version_id="v1",
+                retain_until=datetime(2032, 11, 27, tzinfo=UTC),
+                manifest={"records": 1234},
+                dag_run_id="manual__2026-11-27",
+            )
+        yield CLI_DB
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(drop)
+
+
+@pytest.fixture
+def cli_env(cli_warehouse: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the CLI's settings at the dedicated warehouse."""
+    monkeypatch.setenv("REGREPORT_WAREHOUSE_DB", cli_warehouse)
+    monkeypatch.delenv("REGREPORT_WAREHOUSE_DSN", raising=False)
+    return cli_warehouse
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_reports_list_json_contains_the_registered_row() -> None:
+    result = _invoke("reports", "list", "--json")
+
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, Any]] = json.loads(result.output)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["sha256"] == SHA256
+    assert row["record_count"] == 1234
+    assert row["s3_uri"] == S3_URI
+    assert row["report_type"] == "mifir_rts22"
+    assert row["period_start"] == PERIOD.isoformat()
+    assert row["runs"] == 1
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_reports_list_json_filters_by_type() -> None:
+    result = _invoke("reports", "list", "--json", "--type", "other")
+
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == []
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_reports_list_table_shows_period_and_short_sha() -> None:
+    result = _invoke("reports", "list")
+
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert PERIOD.isoformat() in result.output
+    assert SHA256[:12] in result.output
+    assert SHA256 not in result.output
+    assert S3_URI in result.output
+
+
+# -- services status ------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_services_status_json(pg_services: Settings) -> None:
+    result = _invoke("services", "status", "--json")
+
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert set(status) == {"postgres", "s3"}
+    postgres = status["postgres"]
+    assert postgres["running"] is True
+    assert isinstance(postgres["pid"], int)
+    assert f":{pg_services.pg_port}/" in postgres["endpoint"]
+
+
+# -- wiring ---------------------------------------------------------------------------------
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield prefix
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _command_paths(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+COMMANDS = list(_command_paths(main))
+
+
+@pytest.mark.unit
+def test_every_documented_command_is_wired() -> None:
+    names = {" ".join(path) for path in COMMANDS}
+    assert {
+        "services start",
+        "services stop",
+        "services status",
+        "generate",
+        "run",
+        "demo",
+        "reports list",
+        "validate",
+        "ui start",
+        "ui stop",
+    } <= names
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "regreport")
+def test_help(path: tuple[str, ...]) -> None:
+    result = _invoke(*path, "--help")
+
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
