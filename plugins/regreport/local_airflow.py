@@ -26,6 +26,7 @@ from regreport.config import (
     WAREHOUSE_CONN_ID,
     Settings,
 )
+from regreport.services._common import pid_alive
 
 ADMIN_USER = "admin"
 
@@ -284,8 +285,5 @@ def stop_ui(settings: Settings, log: Callable[[str], None] = print, grace: float
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether an Airflow component with this pid runs (not a zombie, not a reused pid)."""
+    return pid_alive(pid, expect="airflow")
