@@ -35,10 +35,6 @@ def _default_day() -> date:
     return previous_business_day(datetime.now(tz=UTC).date() - timedelta(days=1))
 
 
-def _echo(line: str) -> None:
-    click.echo(line, err=False)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qsuite-regreport")
 def main() -> None:
@@ -61,7 +57,7 @@ def services_start(only: tuple[str, ...]) -> None:
 
     settings = _settings()
     which = only or ("postgres", "s3")
-    svc.start(settings, which, log=_echo)
+    svc.start(settings, which, log=click.echo)
     if "postgres" in which:
         svc.ensure_databases(settings)
 
@@ -73,8 +69,8 @@ def services_stop() -> None:
     from regreport import services as svc
 
     settings = _settings()
-    local_airflow.stop_ui(settings, log=_echo)
-    svc.stop(settings, ("postgres", "s3"), log=_echo)
+    local_airflow.stop_ui(settings, log=click.echo)
+    svc.stop(settings, ("postgres", "s3"), log=click.echo)
 
 
 @services.command("status")
@@ -153,7 +149,7 @@ def run(day: datetime | None) -> None:
 def _run(settings: Settings, day: date) -> None:
     from regreport import local_airflow
 
-    local_airflow.prepare(settings, log=_echo)
+    local_airflow.prepare(settings, log=click.echo)
     click.echo(f"run: {DAG_ID} for {day} (airflow dags test; task logs follow)")
     started = time.monotonic()
     code = local_airflow.dags_test(settings, DAG_ID, day.isoformat())
@@ -231,7 +227,7 @@ def demo(day: datetime | None, orders: int, seed: int) -> None:
 
     settings = _settings()
     the_day = day.date() if day else _default_day()
-    svc.start(settings, ("postgres", "s3"), log=_echo)
+    svc.start(settings, ("postgres", "s3"), log=click.echo)
     svc.ensure_databases(settings)
     _generate(settings, the_day, orders, seed)
     _run(settings, the_day)
@@ -316,9 +312,9 @@ def ui_start() -> None:
     from regreport import services as svc
 
     settings = _settings()
-    svc.start(settings, ("postgres", "s3"), log=_echo)
+    svc.start(settings, ("postgres", "s3"), log=click.echo)
     svc.ensure_databases(settings)
-    local_airflow.start_ui(settings, log=_echo)
+    local_airflow.start_ui(settings, log=click.echo)
 
 
 @ui.command("stop")
@@ -326,7 +322,7 @@ def ui_stop() -> None:
     """Stop the local Airflow."""
     from regreport import local_airflow
 
-    local_airflow.stop_ui(_settings(), log=_echo)
+    local_airflow.stop_ui(_settings(), log=click.echo)
 
 
 if __name__ == "__main__":  # pragma: no cover

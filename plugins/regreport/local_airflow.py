@@ -98,27 +98,17 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             ),
         }
     )
-    for name in (
-        "REGREPORT_HOME",
-        "REGREPORT_SCHEMAS_DIR",
-        "REGREPORT_REFDATA_DIR",
-        "REGREPORT_OUTPUT_DIR",
-        "REGREPORT_S3_BUCKET",
-        "REGREPORT_RETENTION_DAYS",
-    ):
-        env.setdefault(name, str(_setting_for(settings, name)))
-    return env
-
-
-def _setting_for(settings: Settings, name: str) -> object:
-    return {
+    # The DAG reads Settings from the environment: hand it the resolved values.
+    for name, value in {
         "REGREPORT_HOME": settings.home,
         "REGREPORT_SCHEMAS_DIR": settings.schemas_dir,
         "REGREPORT_REFDATA_DIR": settings.refdata_dir,
         "REGREPORT_OUTPUT_DIR": settings.output_dir,
         "REGREPORT_S3_BUCKET": settings.s3_bucket,
         "REGREPORT_RETENTION_DAYS": settings.retention_days,
-    }[name]
+    }.items():
+        env.setdefault(name, str(value))
+    return env
 
 
 def _airflow_bin() -> str:

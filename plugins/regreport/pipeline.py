@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ SOURCE_TABLE = "raw.qsuite_executions"
 #: Execution ids listed per quarantine reason in the run summary.
 QUARANTINE_SAMPLE = 10
 GX_SUMMARY_KEYS = ("success", "evaluated", "run_id", "data_docs")
+_VALUE_IN_MESSAGE = re.compile(r"[Tt]he value '[^']*'")
 
 
 class ReconciliationError(RuntimeError):
@@ -113,6 +115,11 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
     return {"counts": counts, "quarantine": quarantine}
 
 
+def redact(message: str) -> str:
+    """Drop the quoted value from an XSD error message, keeping the element and the rule."""
+    return _VALUE_IN_MESSAGE.sub("the value", message)
+
+
 def _records(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Any:
     """Report rows in tx_id order, streamed with a server-side cursor."""
     from psycopg.rows import dict_row
@@ -189,7 +196,9 @@ def render(
     if not report.valid:
         rejected = path.with_suffix(".xml.invalid")
         partial.replace(rejected)
-        first = "; ".join(f"line {e.line}: {e.message}" for e in report.errors[:5])
+        # Schema messages quote the offending value, which may be a national id or a name:
+        # task logs get the element and the rule only (the file itself has the value).
+        first = "; ".join(f"line {e.line}: {redact(e.message)}" for e in report.errors[:5])
         raise ReportInvalidError(
             f"{rejected.name} fails the ESMA {settings.schema_version} schemas "
             f"({len(report.errors)} errors): {first}"
