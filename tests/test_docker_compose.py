@@ -233,7 +233,7 @@ def test_airflow_components_mount_project_and_reference_data(
         source, mode = mounts[env[var]]
         assert mode == "ro", (var, mode)
         example = _example_vars()[host_var]
-        assert Path(source) == (REPO / example).resolve(), (var, source)
+        assert Path(source).resolve() == (REPO / example).resolve(), (var, source)
     assert env["REGREPORT_SCHEMAS_DIR"] == "/opt/regreport/schemas/esma"
 
 

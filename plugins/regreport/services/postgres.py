@@ -12,6 +12,8 @@ settings (``fsync``, ``synchronous_commit``, ``full_page_writes``) keep their sa
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
 import shlex
@@ -28,7 +30,6 @@ from regreport.services._common import (
     ServiceError,
     ServiceStatus,
     log_tail,
-    logs_dir,
     pid_alive,
     read_pid,
     run_dir,
@@ -43,12 +44,36 @@ if TYPE_CHECKING:
 NAME = "postgres"
 _SYSTEM_USER = "postgres"
 _SERVER_OPTIONS = {"max_connections": "100", "shared_buffers": "256MB"}
-_INSTALL_HINT = "Install the PostgreSQL server: `apt-get install -y postgresql` (or `make setup`)."
+_INSTALL_HINT = "Install the PostgreSQL server: `apt-get install -y postgresql` (`make install`)."
+#: Where the cluster goes when the postgres user cannot reach REGREPORT_HOME (see data_dir):
+#: root-owned and not world-writable, so nobody can plant a folder there first.
+_FALLBACK_ROOT = Path("/var/lib/regreport")
 
 
 def data_dir(settings: Settings) -> Path:
-    """Folder holding the cluster (``data/``), and its Unix socket."""
-    return settings.home / "postgres"
+    """Folder holding the cluster (``data/``), its Unix socket and its server log.
+
+    Normally ``$REGREPORT_HOME/postgres``. As root, the server runs as the ``postgres`` user,
+    which must be able to traverse every parent folder; a checkout under a private folder (a
+    ``mktemp -d`` folder is mode 700) does not allow that. The cluster then lives in
+    ``/var/lib/regreport/postgres-<hash of REGREPORT_HOME>``, one per project state folder.
+    """
+    preferred = settings.home / "postgres"
+    if not _as_root() or _reachable_by_postgres(settings.home):
+        return preferred
+    digest = hashlib.sha256(str(settings.home).encode()).hexdigest()[:12]
+    return _FALLBACK_ROOT / f"postgres-{digest}"
+
+
+@functools.lru_cache(maxsize=8)
+def _reachable_by_postgres(home: Path) -> bool:
+    home.mkdir(parents=True, exist_ok=True)
+    check = subprocess.run(
+        ["runuser", "-u", _SYSTEM_USER, "--", "test", "-x", str(home)],
+        capture_output=True,
+        check=False,
+    )
+    return check.returncode == 0
 
 
 def _cluster_dir(settings: Settings) -> Path:
@@ -60,7 +85,8 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def _log_file(settings: Settings) -> Path:
-    return logs_dir(settings.home) / "postgres.log"
+    # Written by the server process itself, so it sits next to the cluster.
+    return data_dir(settings) / "postgres.log"
 
 
 def _version_key(path: Path) -> tuple[int, ...]:
