@@ -6,13 +6,14 @@ import shutil
 import socket
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 
 from regreport import services as svc
-from regreport.services import seaweedfs
+from regreport.services import postgres, seaweedfs
 from regreport.services._common import pid_alive
 
 if TYPE_CHECKING:
@@ -41,7 +42,10 @@ def test_status_reports_running(services: Settings) -> None:
         assert item.pid is not None
         os.kill(item.pid, 0)
         assert item.data_dir.is_dir()
-        assert item.data_dir.is_relative_to(services.home)
+    # Under REGREPORT_HOME, unless the postgres user cannot reach it (postgres.data_dir).
+    assert status["s3"].data_dir.is_relative_to(services.home)
+    assert status["postgres"].data_dir == postgres.data_dir(services)
+    assert (status["postgres"].data_dir / "data" / "PG_VERSION").is_file()
     assert status["s3"].endpoint == services.s3_endpoint
     assert f":{services.pg_port}/" in status["postgres"].endpoint
     assert (services.home / "run" / "postgres.pid").read_text().split()[0] == str(
@@ -136,3 +140,18 @@ def test_full_lifecycle_from_scratch(settings: Settings) -> None:
         shutil.rmtree(home, ignore_errors=True)
     assert sum("initdb" in line for line in lines) == 1
     assert any(line.startswith("s3: started") for line in lines)
+
+
+@pytest.mark.unit
+def test_cluster_moves_out_of_a_home_postgres_cannot_reach(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "_as_root", lambda: True)
+    monkeypatch.setattr(postgres, "_reachable_by_postgres", lambda _home: True)
+    assert postgres.data_dir(settings) == settings.home / "postgres"
+    monkeypatch.setattr(postgres, "_reachable_by_postgres", lambda _home: False)
+    moved = postgres.data_dir(settings)
+    assert moved.parent == Path("/var/lib/regreport")
+    assert moved.name.startswith("postgres-")
+    other = dataclasses.replace(settings, home=settings.home / "elsewhere")
+    assert postgres.data_dir(other) != moved  # one cluster per state folder
