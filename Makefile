@@ -70,6 +70,10 @@ test: install ## Run every test suite (unit, integration against real services, 
 test-unit: install ## Fast tests only (no services)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
+.PHONY: test-integration
+test-integration: install ## Tests against the real services, end-to-end DAG runs included
+	$(BIN)/pytest -m "integration or e2e" $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: install ## ruff and sqlfluff
 	$(BIN)/ruff check plugins dags tests benchmarks
@@ -94,5 +98,6 @@ bench: install ## Run the benchmarks and write docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
 .PHONY: clean
-clean: down ## Stop services and delete local state (.regreport/) — archived test objects included
+clean: down ## Stop services and delete local state (.regreport/, and the cluster if it lives outside)
+	@test -x $(BIN)/python && rm -rf "$$($(BIN)/python -c 'from regreport.config import Settings; from regreport.services.postgres import data_dir; print(data_dir(Settings.from_env()))')" || true
 	rm -rf .regreport dbt_project/target dbt_project/logs
