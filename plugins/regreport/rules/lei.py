@@ -1,0 +1,50 @@
+"""LEI rules (ISO 17442) for the executing and submitting entities and LEI-typed parties.
+
+Codes: RR-LEI-001 (format), RR-LEI-002 (ISO 7064 MOD 97-10 check digits).
+
+Both rules check `executing_entity_lei`, `submitting_entity_lei`, and `buyer_id` / `seller_id`
+where `<side>_id_type` is ``LEI``. A value that fails the format is not also checked for its
+check digits, so each bad LEI yields one finding.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from regreport.identifiers import LEI_PATTERN, is_valid_lei
+from regreport.rules._registry import finding, party_ids, rule_impl
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from regreport.rules._registry import Finding, RuleContext
+
+ENTITY_FIELDS = ("executing_entity_lei", "submitting_entity_lei")
+
+
+def _leis(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for name in ENTITY_FIELDS:
+        yield name, record.get(name) or ""
+    yield from party_ids(record, "LEI")
+
+
+@rule_impl("RR-LEI-001")
+def lei_format(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-LEI-001: "{LEI}: 20 alphanumerical characters code as defined in ISO 17442".
+
+    Format ``[A-Z0-9]{18}[0-9]{2}`` (RTS 22 Annex I Table 1, {LEI}).
+    """
+    for name, value in _leis(record):
+        if not LEI_PATTERN.fullmatch(value):
+            yield finding("RR-LEI-001", name)
+
+
+@rule_impl("RR-LEI-002")
+def lei_check_digits(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-LEI-002: "Legal entity identifier code as defined in ISO 17442", check digits.
+
+    The whole LEI, letters expanded to A=10 ... Z=35, must be 1 modulo 97.
+    """
+    for name, value in _leis(record):
+        if LEI_PATTERN.fullmatch(value) and not is_valid_lei(value):
+            yield finding("RR-LEI-002", name)

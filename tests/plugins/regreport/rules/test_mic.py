@@ -1,0 +1,43 @@
+"""RR-MIC-001/002 against the shared ISO 10383 file.
+
+XOCH was created 2005-06-27 and expired 2021-08-23; XPAR was created 2005-06-27.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("venue", ["XPAR", "XLON", "XOFF", "XXXX"])
+def test_known_venue_passes(record, run_rule, venue) -> None:
+    record["venue"] = venue
+    assert run_rule("RR-MIC-001", record) == []
+    assert run_rule("RR-MIC-002", record) == []
+
+
+@pytest.mark.parametrize("venue", ["ZZZZ", "xpar", "", None])
+def test_unknown_venue_fails(record, run_rule, venue) -> None:
+    record["venue"] = venue
+    assert [(f.code, f.field) for f in run_rule("RR-MIC-001", record)] == [("RR-MIC-001", "venue")]
+    assert run_rule("RR-MIC-002", record) == []
+
+
+@pytest.mark.parametrize(
+    ("venue", "day", "active"),
+    [
+        ("XOCH", date(2021, 8, 22), True),
+        ("XOCH", date(2021, 8, 23), False),
+        ("XOCH", date(2026, 3, 2), False),
+        ("XPAR", date(2005, 6, 27), True),
+        ("XPAR", date(2005, 6, 26), False),
+    ],
+)
+def test_mic_active_on_trade_date(record, run_rule, venue, day, active) -> None:
+    record["venue"] = venue
+    record["trading_date"] = day
+    assert run_rule("RR-MIC-001", record) == []
+    assert [f.code for f in run_rule("RR-MIC-002", record)] == ([] if active else ["RR-MIC-002"])
