@@ -26,7 +26,7 @@ from regreport.config import (
     WAREHOUSE_CONN_ID,
     Settings,
 )
-from regreport.services._common import pid_alive
+from regreport.services._common import pid_alive, read_pid, run_dir, write_pid
 
 ADMIN_USER = "admin"
 
@@ -173,7 +173,7 @@ COMPONENTS: tuple[tuple[str, ...], ...] = (
 
 
 def _pid_file(settings: Settings, component: str) -> Path:
-    return settings.home / "run" / f"airflow-{component}.pid"
+    return run_dir(settings.home) / f"airflow-{component}.pid"
 
 
 def _secrets(settings: Settings) -> dict[str, str]:
@@ -194,11 +194,12 @@ def _secrets(settings: Settings) -> dict[str, str]:
 
 def ui_running(settings: Settings) -> bool:
     """Whether every component's process is alive."""
-    return all(_alive_pid(_pid_file(settings, c[0])) for c in COMPONENTS)
+    return all(_running_pid(settings, c[0]) is not None for c in COMPONENTS)
 
 
-def _alive_pid(pid_file: Path) -> bool:
-    return pid_file.exists() and _alive(int(pid_file.read_text()))
+def _running_pid(settings: Settings, component: str) -> int | None:
+    """The component's live pid; a stale pid file is removed."""
+    return read_pid(_pid_file(settings, component), expect="airflow")
 
 
 def start_ui(settings: Settings, log: Callable[[str], None] = print, timeout: float = 180) -> None:
@@ -225,9 +226,7 @@ def start_ui(settings: Settings, log: Callable[[str], None] = print, timeout: fl
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        pid_file = _pid_file(settings, name)
-        pid_file.parent.mkdir(parents=True, exist_ok=True)
-        pid_file.write_text(str(proc.pid))
+        write_pid(_pid_file(settings, name), proc.pid)
         procs.append((name, proc))
         log(f"airflow: started {name} (pid {proc.pid})")
     deadline = time.monotonic() + timeout
@@ -256,14 +255,10 @@ def stop_ui(settings: Settings, log: Callable[[str], None] = print, grace: float
     """Stop every component by PID: SIGTERM to all, then SIGKILL what outlives the grace."""
     pids = {}
     for component in COMPONENTS:
-        pid_file = _pid_file(settings, component[0])
-        if pid_file.exists():
-            pid = int(pid_file.read_text())
-            if _alive(pid):
-                os.killpg(pid, signal.SIGTERM)
-                pids[pid_file] = pid
-            else:
-                pid_file.unlink()
+        pid = _running_pid(settings, component[0])
+        if pid is not None:
+            os.killpg(pid, signal.SIGTERM)
+            pids[_pid_file(settings, component[0])] = pid
     deadline = time.monotonic() + grace
     while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.3)
