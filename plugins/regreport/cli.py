@@ -175,27 +175,30 @@ def _load_summary(settings: Settings, day: date) -> dict[str, Any] | None:
 
 def _print_summary(s: dict[str, Any], seconds: float) -> None:
     counts = s["counts"]
+    changes = s.get("changes") or {}
     gx = s.get("gx") or {}
+    excluded = ", ".join(f"{n:,} {reason}" for reason, n in (s.get("not_reportable") or {}).items())
+    if s.get("rerun_of_submission"):
+        outcome = f"rerun of submission {s['rerun_of_submission']}: identical files, nothing new"
+    elif s["files"]:
+        outcome = f"submission {s['submission_seq']}"
+    else:
+        outcome = "nothing to send (no new, amended or cancelled transactions)"
     rows = [
         ("period", s["period"]),
-        ("records", f"{s['records']:,}"),
+        ("outcome", outcome),
+        (
+            "records",
+            f"{s['records']:,} = {changes.get('new', 0):,} new + {changes.get('amended', 0):,} "
+            f"amended (Cxl + New) + {changes.get('cancelled', 0):,} cancelled; "
+            f"{changes.get('unchanged', 0):,} already reported unchanged",
+        ),
         (
             "reconciliation",
             f"source {counts['source_executions']:,} = reported {counts['reported']:,} + "
             f"quarantined {counts['quarantined']:,} + not reportable {counts['not_reportable']:,}",
         ),
-        ("local file", s["file"]),
-        ("manifest", s["manifest"]),
-        ("sha256", s["sha256"]),
-        ("s3 uri", s["s3_uri"]),
-        ("version id", s["version_id"]),
-        ("retain until", s["retain_until"]),
-        (
-            "archived",
-            "already archived (identical report; nothing uploaded)"
-            if s["already_archived"]
-            else "new object, COMPLIANCE lock",
-        ),
+        ("not reportable", excluded or "-"),
         (
             "gx result",
             f"{'passed' if gx.get('success') else 'FAILED'}, {gx.get('evaluated')} expectations",
@@ -207,6 +210,19 @@ def _print_summary(s: dict[str, Any], seconds: float) -> None:
     click.secho("MiFIR RTS 22 transaction report", bold=True)
     for label, value in rows:
         click.echo(f"  {label:<15} {value}")
+    for f in s["files"]:
+        archived = (
+            "already archived (identical file; nothing uploaded)"
+            if f["already_archived"]
+            else "new object, COMPLIANCE lock"
+        )
+        click.echo(f"  file {f['part']:<10} {f['file']} ({f['records']:,} records)")
+        click.echo(f"    {'sha256':<13} {f['sha256']}")
+        click.echo(f"    {'manifest':<13} {f['manifest']}")
+        click.echo(f"    {'s3 uri':<13} {f['s3_uri']}")
+        click.echo(f"    {'version id':<13} {f['version_id']}")
+        click.echo(f"    {'retain until':<13} {f['retain_until']}")
+        click.echo(f"    {'archived':<13} {archived}")
     for q in s["quarantine"]:
         ids = ", ".join(str(i) for i in q["execution_ids"])
         more = " ..." if q["count"] > len(q["execution_ids"]) else ""

@@ -59,6 +59,12 @@ class Settings:
     schema_version: str
     task_retries: int
     nca_country: str | None
+    #: A submission is split into files of at most this many records (0: no limit).
+    max_records_per_file: int = 500_000
+    #: ... and at most this many bytes (0: no limit); whichever limit comes first.
+    max_bytes_per_file: int = 0
+    #: File naming convention: a name from `regreport.naming.CONVENTIONS`, or a template.
+    file_naming: str = "regreport"
     seaweed_ports: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +102,9 @@ class Settings:
             task_retries=int(_env("REGREPORT_TASK_RETRIES", "2")),
             # The competent authority the files go to; defaults to the firm's home country.
             nca_country=os.environ.get("REGREPORT_NCA_COUNTRY") or None,
+            max_records_per_file=int(_env("REGREPORT_MAX_RECORDS_PER_FILE", "500000")),
+            max_bytes_per_file=int(_env("REGREPORT_MAX_BYTES_PER_FILE", "0")),
+            file_naming=_env("REGREPORT_FILE_NAMING", "regreport"),
             seaweed_ports={
                 "master": int(_env("REGREPORT_SEAWEED_MASTER_PORT", "19333")),
                 "volume": int(_env("REGREPORT_SEAWEED_VOLUME_PORT", "18081")),

@@ -65,6 +65,7 @@ def build_manifest(
     record_count: int,
     run_ids: Mapping[str, str],
     counts: Mapping[str, int],
+    submission: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Describe a rendered report file.
 
@@ -81,6 +82,9 @@ def build_manifest(
         run_ids: Ids of the runs that produced the data: keys "extract", "dbt", "gx".
         counts: Reconciliation counts, e.g. source_executions, reported, quarantined,
             not_reportable.
+        submission: Where the file sits in its submission: sequence (1 for the period's first
+            submission, then one per correction), part and part_count (a split submission),
+            cancellations and new_reports in this file.
 
     Returns:
         A JSON-ready mapping; write it with `write_manifest`.
@@ -103,6 +107,7 @@ def build_manifest(
         "bytes": report_file.stat().st_size,
         "run_ids": {key: str(run_ids[key]) for key in RUN_ID_KEYS},
         "counts": dict(counts),
+        "submission": dict(submission or {"sequence": 1, "part": 1, "part_count": 1}),
         "generated_by": {"name": PACKAGE_NAME, "version": _package_version()},
     }
 

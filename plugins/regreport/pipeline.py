@@ -6,25 +6,31 @@ pass on as XCom. None of this imports Airflow.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import re
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from regreport import __version__, registry
+from regreport import __version__, ledger, registry
 from regreport import archive as worm
 from regreport.config import REPORT_TYPE_MIFIR, Settings
+from regreport.manifest import sha256_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
 REPORT_TABLE = "reports.rpt_mifir_rts22_transactions"
 QUARANTINE_TABLE = "reports.rpt_mifir_rts22_quarantine"
 SOURCE_TABLE = "raw.qsuite_executions"
+ELIGIBILITY_TABLE = "intermediate.int_mifir__eligibility"
 
 #: Execution ids listed per quarantine reason in the run summary.
 QUARANTINE_SAMPLE = 10
@@ -65,23 +71,37 @@ def validate(settings: Settings, warehouse_dsn: str, day: date) -> dict[str, Any
     return asdict(outcome)
 
 
+def scope_sql(source_table: str = SOURCE_TABLE) -> str:
+    """The execution ids of a run: executed in the period, or changed in it (corrections)."""
+    return (
+        f"select execution_id from {source_table}"
+        " where (executed_at >= %(start)s and executed_at < %(end)s)"
+        " or (updated_at >= %(start)s and updated_at < %(end)s)"
+    )
+
+
 def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> dict[str, Any]:
     """Count source, reported, quarantined and not-reportable executions; raise if they differ.
+
+    Counts are of the executions traded in the period (corrections of earlier periods are
+    reconciled with their own period).
 
     Returns:
         The counts and, per quarantine reason, its count and up to ten execution ids.
     """
     bounds = {"start": start, "end": end}
-    source = conn.execute(
-        f"select count(*) from {SOURCE_TABLE} where executed_at >= %(start)s"
-        " and executed_at < %(end)s",
-        bounds,
-    ).fetchone()[0]  # type: ignore[index]
-    reported = conn.execute(
-        f"select count(*) from {REPORT_TABLE} where trading_datetime >= %(start)s"
-        " and trading_datetime < %(end)s",
-        bounds,
-    ).fetchone()[0]  # type: ignore[index]
+
+    def count(table: str, column: str, where: str = "true") -> int:
+        row = conn.execute(
+            f"select count(*) from {table} where {column} >= %(start)s and {column} < %(end)s"
+            f" and {where}",
+            bounds,
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    source = count(SOURCE_TABLE, "executed_at")
+    reported = count(REPORT_TABLE, "trading_datetime")
+    not_reportable = count(ELIGIBILITY_TABLE, "executed_at", "not is_reportable")
     reasons = conn.execute(
         f"""
         select reason_code, reason_text, count(*),
@@ -94,9 +114,15 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
         bounds,
     ).fetchall()
     quarantined = sum(r[2] for r in reasons)
-    # Eligibility (instrument not in scope, not an RTS 22 transaction) comes with the full
-    # field set; until then every execution is in scope.
-    not_reportable = 0
+    excluded = conn.execute(
+        f"""
+        select not_reportable_reason, count(*)
+        from {ELIGIBILITY_TABLE}
+        where executed_at >= %(start)s and executed_at < %(end)s and not is_reportable
+        group by 1 order by 1
+        """,
+        bounds,
+    ).fetchall()
     counts = {
         "source_executions": source,
         "reported": reported,
@@ -112,26 +138,17 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
         {"reason_code": code, "reason": text, "count": n, "execution_ids": ids}
         for code, text, n, ids in reasons
     ]
-    return {"counts": counts, "quarantine": quarantine}
+    not_reportable_by_reason = {reason: n for reason, n in excluded}
+    return {
+        "counts": counts,
+        "quarantine": quarantine,
+        "not_reportable": not_reportable_by_reason,
+    }
 
 
 def redact(message: str) -> str:
     """Drop the quoted value from an XSD error message, keeping the element and the rule."""
     return _VALUE_IN_MESSAGE.sub("the value", message)
-
-
-def _records(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> Any:
-    """Report rows in tx_id order, streamed with a server-side cursor."""
-    from psycopg.rows import dict_row
-
-    cur = conn.cursor(name="rpt_mifir_rts22", row_factory=dict_row)
-    cur.itersize = 5000
-    cur.execute(
-        f"select * from {REPORT_TABLE} where trading_datetime >= %s and trading_datetime < %s"
-        " order by tx_id",
-        (start, end),
-    )
-    return cur
 
 
 def _firm(conn: psycopg.Connection[Any]) -> tuple[str, str]:
@@ -143,9 +160,142 @@ def _firm(conn: psycopg.Connection[Any]) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
-def report_file_name(lei: str, day: date, sequence: int = 1) -> str:
-    """`MIFIR_RTS22_<LEI>_<YYYYMMDD>_<NNN>.xml`: sortable, one name per firm, day and part."""
-    return f"MIFIR_RTS22_{lei}_{day:%Y%m%d}_{sequence:03d}.xml"
+def _submission_records(
+    conn: psycopg.Connection[Any],
+    plan: ledger.Plan,
+    lei: str,
+    bounds: dict[str, Any],
+    entries: list[ledger.LedgerEntry],
+) -> Iterator[dict[str, Any]]:
+    """Cancellations (TxId order), then the new reports (TxId order), streamed.
+
+    Every record yielded is appended to `entries`, so the caller learns the ledger entries
+    of the file in file order without a second pass.
+    """
+    for tx_id, execution_id in plan.cancels:
+        entries.append(ledger.LedgerEntry(tx_id, execution_id, ledger.CANCEL, None))
+        yield {
+            "record_type": ledger.CANCEL,
+            "tx_id": tx_id,
+            "executing_entity_lei": lei,
+            "submitting_entity_lei": lei,
+        }
+    if not plan.news:
+        return
+    from psycopg.rows import dict_row
+
+    news = plan.news
+    with conn.cursor(name="rpt_mifir_rts22", row_factory=dict_row) as cur:
+        cur.itersize = 5000
+        cur.execute(
+            f"""
+            select r.*, {ledger.record_hash_sql("r")} as record_sha256
+            from {REPORT_TABLE} as r
+            where r.execution_id in ({scope_sql()})
+            order by r.tx_id
+            """,
+            bounds,
+        )
+        for row in cur:
+            if row["tx_id"] in news:
+                entries.append(
+                    ledger.LedgerEntry(
+                        row["tx_id"], row["execution_id"], ledger.NEW, row["record_sha256"]
+                    )
+                )
+                yield row
+
+
+def _render_submission(
+    settings: Settings,
+    conn: psycopg.Connection[Any],
+    *,
+    plan: ledger.Plan,
+    start: datetime,
+    end: datetime,
+    lei: str,
+    nca: str,
+    seq: int,
+    out_dir: Path,
+) -> tuple[list[Any], list[ledger.LedgerEntry]]:
+    """Render one submission (split into parts) into `out_dir`; return parts and entries."""
+    from regreport import naming
+    from regreport.xml.render import ReportHeader, make_business_message_id, render_auth016_parts
+
+    day = start.date()
+
+    def header(part: int) -> ReportHeader:
+        return ReportHeader(
+            from_lei=lei,
+            to_country=nca,
+            business_message_id=make_business_message_id(
+                REPORT_TYPE_MIFIR, day, sequence=seq, part=part
+            ),
+            created_at=end.astimezone(UTC),
+            schema_version=settings.schema_version,
+        )
+
+    def name(part: int) -> str:
+        return naming.file_name(
+            settings.file_naming,
+            sender_lei=lei,
+            nca_country=nca,
+            report_type=REPORT_TYPE_MIFIR,
+            period_start=day,
+            sequence=seq,
+            part=part,
+        )
+
+    entries: list[ledger.LedgerEntry] = []
+    bounds = {"start": start, "end": end}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with conn.transaction():
+        parts = render_auth016_parts(
+            out_dir,
+            name,
+            header,
+            _submission_records(conn, plan, lei, bounds, entries),
+            max_records=settings.max_records_per_file,
+            max_bytes=settings.max_bytes_per_file,
+        )
+    return parts, entries
+
+
+def _split_entries(
+    parts: list[Any], entries: list[ledger.LedgerEntry]
+) -> list[list[ledger.LedgerEntry]]:
+    out, offset = [], 0
+    for part in parts:
+        out.append(entries[offset : offset + part.record_count])
+        offset += part.record_count
+    if offset != len(entries):
+        raise ReconciliationError(f"rendered {offset} records but planned {len(entries)}")
+    return out
+
+
+def _write_ledger_sidecar(path: Path, entries: list[ledger.LedgerEntry]) -> None:
+    """The file's records as sent (ids, actions, content hashes; no personal data)."""
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("position", "tx_id", "execution_id", "action", "record_sha256"))
+        for position, e in enumerate(entries, start=1):
+            writer.writerow((position, e.tx_id, e.execution_id, e.action, e.record_sha256 or ""))
+    tmp.replace(path)
+
+
+def read_ledger_sidecar(path: Path) -> list[ledger.LedgerEntry]:
+    """Entries written by `_write_ledger_sidecar`, in file order."""
+    with path.open(newline="") as fh:
+        return [
+            ledger.LedgerEntry(
+                row["tx_id"],
+                int(row["execution_id"]) if row["execution_id"] else None,
+                row["action"],
+                row["record_sha256"] or None,
+            )
+            for row in csv.DictReader(fh)
+        ]
 
 
 def render(
@@ -156,149 +306,223 @@ def render(
     run_ids: dict[str, str],
     gx_outcome: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Reconcile, render, XSD-validate and hash the period's report; write its manifest.
+    """Reconcile, plan, render, XSD-validate and hash the period's submission.
 
-    The creation timestamp in the header is the end of the period, not the wall clock, so the
-    same input renders the same bytes.
+    What is sent is the difference between the report table and the transaction ledger: new
+    transactions, `Cxl` + `New` for amended ones, `Cxl` for those no longer reportable. A rerun
+    first re-plans against the ledger as it was before the period's last submission: if that
+    reproduces the submission byte for byte, the run is a rerun of it (nothing new is sent);
+    otherwise the changes since are a new submission with the next sequence number. The header
+    timestamp is the end of the period, never the wall clock.
     """
     from regreport.manifest import build_manifest, write_manifest
-    from regreport.xml.render import ReportHeader, make_business_message_id, render_auth016
     from regreport.xml.schema import validate_file
 
     day = start.date()
+    out_dir = settings.output_dir / REPORT_TYPE_MIFIR / f"{day:%Y/%m/%d}"
     with psycopg.connect(warehouse_dsn) as conn:
+        registry.ensure_schema(conn)
+        conn.commit()
         recon = reconcile(conn, start, end)
         lei, firm_country = _firm(conn)
         nca = settings.nca_country or firm_country
-        header = ReportHeader(
-            from_lei=lei,
-            to_country=nca,
-            business_message_id=make_business_message_id(REPORT_TYPE_MIFIR, day, end.date()),
-            created_at=end.astimezone(UTC),
+        seq, identical_to, plan, parts, entries = _build_submission(
+            settings, conn, start=start, end=end, lei=lei, nca=nca, out_dir=out_dir
+        )
+    changes = {
+        "new": len(plan.news) - len(plan.amended),
+        "amended": len(plan.amended),
+        "cancelled": len(plan.cancels) - len(plan.amended),
+        "unchanged": plan.unchanged,
+        "records": plan.record_count,
+    }
+    if not parts:
+        log.warning("nothing to send for %s: no new, amended or cancelled transactions", day)
+        return _built(start, end, seq, [], recon, changes, gx_outcome, identical_to)
+    files = []
+    for part, part_entries in zip(parts, _split_entries(parts, entries), strict=True):
+        path = part.path
+        report = validate_file(path, settings.schemas_dir, settings.schema_version)
+        if not report.valid:
+            rejected = path.with_name(path.name + ".invalid")
+            path.replace(rejected)
+            # Schema messages quote the offending value, which may be a national id or a name:
+            # task logs get the element and the rule only (the file itself has the value).
+            first = "; ".join(f"line {e.line}: {redact(e.message)}" for e in report.errors[:5])
+            raise ReportInvalidError(
+                f"{rejected.name} fails the ESMA {settings.schema_version} schemas "
+                f"({len(report.errors)} errors): {first}"
+            )
+        manifest = build_manifest(
+            report_type=REPORT_TYPE_MIFIR,
             schema_version=settings.schema_version,
+            period_start=start,
+            period_end=end,
+            report_file=path,
+            record_count=part.record_count,
+            run_ids=run_ids,
+            counts=recon["counts"],
+            submission={
+                "sequence": seq,
+                "part": len(files) + 1,
+                "part_count": len(parts),
+                "cancellations": sum(e.action == ledger.CANCEL for e in part_entries),
+                "new_reports": sum(e.action == ledger.NEW for e in part_entries),
+            },
         )
-        out_dir = settings.output_dir / REPORT_TYPE_MIFIR / f"{day:%Y/%m/%d}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if recon["counts"]["reported"] == 0:
-            # auth.016 needs at least one Tx: with nothing reportable, no file is sent.
-            log.warning("no reportable transactions for %s; no report file", day)
-            return _built(start, end, None, None, 0, recon, gx_outcome, {})
-        path = out_dir / report_file_name(lei, day)
-        partial = path.with_suffix(".xml.partial")
-        with conn.transaction():
-            rendered = render_auth016(partial, header, _records(conn, start, end))
-    if rendered.record_count != recon["counts"]["reported"]:
-        raise ReconciliationError(
-            f"rendered {rendered.record_count} records but the report table holds "
-            f"{recon['counts']['reported']}"
+        manifest_path = path.with_name(path.name + ".manifest.json")
+        write_manifest(manifest_path, manifest)
+        sidecar = path.with_name(path.name + ".ledger.csv")
+        _write_ledger_sidecar(sidecar, part_entries)
+        files.append(
+            {
+                "part": len(files) + 1,
+                "report_path": str(path),
+                "file_name": path.name,
+                "manifest_path": str(manifest_path),
+                "ledger_path": str(sidecar),
+                "sha256": manifest["sha256"],
+                "bytes": manifest["bytes"],
+                "record_count": part.record_count,
+                "manifest": manifest,
+            }
         )
-    report = validate_file(partial, settings.schemas_dir, settings.schema_version)
-    if not report.valid:
-        rejected = path.with_suffix(".xml.invalid")
-        partial.replace(rejected)
-        # Schema messages quote the offending value, which may be a national id or a name:
-        # task logs get the element and the rule only (the file itself has the value).
-        first = "; ".join(f"line {e.line}: {redact(e.message)}" for e in report.errors[:5])
-        raise ReportInvalidError(
-            f"{rejected.name} fails the ESMA {settings.schema_version} schemas "
-            f"({len(report.errors)} errors): {first}"
+    return _built(start, end, seq, files, recon, changes, gx_outcome, identical_to)
+
+
+def _build_submission(
+    settings: Settings,
+    conn: psycopg.Connection[Any],
+    *,
+    start: datetime,
+    end: datetime,
+    lei: str,
+    nca: str,
+    out_dir: Path,
+) -> tuple[int, int | None, ledger.Plan, list[Any], list[ledger.LedgerEntry]]:
+    """Decide what to send; return (sequence, rerun-of sequence, plan, parts, entries)."""
+    day = start.date()
+    bounds = {"start": start, "end": end}
+    render_args = {"start": start, "end": end, "lei": lei, "nca": nca}
+    latest = registry.latest_submission(conn, REPORT_TYPE_MIFIR, day)
+    if latest is not None:
+        # Replay the last submission: same ledger base, same sequence number.
+        plan = ledger.plan(
+            conn,
+            report_table=REPORT_TABLE,
+            scope_sql=scope_sql(),
+            scope_params=bounds,
+            exclude_report_ids=latest.report_ids,
         )
-    partial.replace(path)
-    manifest = build_manifest(
-        report_type=REPORT_TYPE_MIFIR,
-        schema_version=settings.schema_version,
-        period_start=start,
-        period_end=end,
-        report_file=path,
-        record_count=rendered.record_count,
-        run_ids=run_ids,
-        counts=recon["counts"],
+        parts: list[Any] = []
+        entries: list[ledger.LedgerEntry] = []
+        if plan.record_count:
+            parts, entries = _render_submission(
+                settings,
+                conn,
+                plan=plan,
+                seq=latest.submission_seq,
+                out_dir=out_dir / ".rerun",
+                **render_args,
+            )
+        if tuple(sha256_file(p.path) for p in parts) == latest.sha256s:
+            moved = []
+            for part in parts:
+                part.path.replace(out_dir / part.path.name)
+                moved.append(_moved(part, out_dir))
+            return latest.submission_seq, latest.submission_seq, plan, moved, entries
+        for part in parts:
+            part.path.unlink(missing_ok=True)
+    seq = latest.submission_seq + 1 if latest else 1
+    plan = ledger.plan(conn, report_table=REPORT_TABLE, scope_sql=scope_sql(), scope_params=bounds)
+    if not plan.record_count:
+        return seq, None, plan, [], []
+    parts, entries = _render_submission(
+        settings, conn, plan=plan, seq=seq, out_dir=out_dir, **render_args
     )
-    manifest_path = path.with_name(path.name + ".manifest.json")
-    write_manifest(manifest_path, manifest)
-    return _built(start, end, path, manifest_path, rendered.bytes, recon, gx_outcome, manifest)
+    return seq, None, plan, parts, entries
+
+
+def _moved(part: Any, out_dir: Path) -> Any:
+    from dataclasses import replace
+
+    return replace(part, path=out_dir / part.path.name)
 
 
 def _built(
     start: datetime,
     end: datetime,
-    path: Path | None,
-    manifest_path: Path | None,
-    size: int,
+    seq: int,
+    files: list[dict[str, Any]],
     recon: dict[str, Any],
+    changes: dict[str, int],
     gx_outcome: dict[str, Any] | None,
-    manifest: dict[str, Any],
+    identical_to: int | None,
 ) -> dict[str, Any]:
     """The render step's result, passed to archive and register (JSON-serialisable)."""
     return {
         "report_type": REPORT_TYPE_MIFIR,
         "period_start": start.isoformat(),
         "period_end": end.isoformat(),
-        "report_path": str(path) if path else None,
-        "manifest_path": str(manifest_path) if manifest_path else None,
-        "file_name": path.name if path else None,
-        "sha256": manifest.get("sha256"),
-        "bytes": size,
-        "record_count": recon["counts"]["reported"],
+        "submission_seq": seq,
+        "rerun_of_submission": identical_to,
+        "files": files,
+        "record_count": sum(f["record_count"] for f in files),
+        "changes": changes,
         "counts": recon["counts"],
         "quarantine": recon["quarantine"],
-        "manifest": manifest,
+        "not_reportable": recon["not_reportable"],
         "gx": {k: (gx_outcome or {}).get(k) for k in GX_SUMMARY_KEYS},
     }
 
 
-def archive_key(built: dict[str, Any]) -> str:
+def archive_key(built: dict[str, Any], file: dict[str, Any]) -> str:
     """Content-addressed key: a new report never lands on an existing object."""
     day = date.fromisoformat(built["period_start"][:10])
-    return f"{built['report_type']}/{day:%Y/%m/%d}/{built['sha256']}/{built['file_name']}"
+    return f"{built['report_type']}/{day:%Y/%m/%d}/{file['sha256']}/{file['file_name']}"
 
 
 def archive(
     settings: Settings, client: Any, built: dict[str, Any], now: datetime | None = None
 ) -> dict[str, Any]:
-    """Put report and manifest under Object Lock; re-archive nothing that is already there."""
-    if built["report_path"] is None:
-        return {
-            "s3_uri": None,
-            "version_id": None,
-            "retain_until": None,
-            "already_archived": False,
-            "manifest_uri": None,
-            "manifest_version_id": None,
-        }
-    retain_until = worm.retention_until(now or datetime.now(tz=UTC), settings.retention_days)
-    worm.ensure_bucket(client, settings.s3_bucket)
-    key = archive_key(built)
-    report = worm.archive_file(
-        client,
-        settings.s3_bucket,
-        key,
-        Path(built["report_path"]),
-        sha256_hex=built["sha256"],
-        retain_until=retain_until,
-        metadata={"report-type": built["report_type"], "period": built["period_start"][:10]},
-    )
-    manifest = None
-    if not report.already_archived:
-        from regreport.manifest import sha256_file
-
-        manifest_path = Path(built["manifest_path"])
-        manifest = worm.archive_file(
+    """Put each file and its manifest under Object Lock; re-archive nothing already there."""
+    results = []
+    if built["files"]:
+        retain_until = worm.retention_until(now or datetime.now(tz=UTC), settings.retention_days)
+        worm.ensure_bucket(client, settings.s3_bucket)
+    for file in built["files"]:
+        key = archive_key(built, file)
+        report = worm.archive_file(
             client,
             settings.s3_bucket,
-            key + ".manifest.json",
-            manifest_path,
-            sha256_hex=sha256_file(manifest_path),
-            retain_until=report.retain_until,
+            key,
+            Path(file["report_path"]),
+            sha256_hex=file["sha256"],
+            retain_until=retain_until,
+            metadata={"report-type": built["report_type"], "period": built["period_start"][:10]},
         )
-    return {
-        "s3_uri": report.uri,
-        "version_id": report.version_id,
-        "retain_until": report.retain_until.isoformat(),
-        "already_archived": report.already_archived,
-        "manifest_uri": manifest.uri if manifest else None,
-        "manifest_version_id": manifest.version_id if manifest else None,
-    }
+        manifest = None
+        if not report.already_archived:
+            manifest_path = Path(file["manifest_path"])
+            manifest = worm.archive_file(
+                client,
+                settings.s3_bucket,
+                key + ".manifest.json",
+                manifest_path,
+                sha256_hex=sha256_file(manifest_path),
+                retain_until=report.retain_until,
+            )
+        results.append(
+            {
+                "s3_uri": report.uri,
+                "version_id": report.version_id,
+                "retain_until": report.retain_until.isoformat(),
+                "already_archived": report.already_archived,
+                "manifest_uri": manifest.uri if manifest else None,
+                "manifest_version_id": manifest.version_id if manifest else None,
+            }
+        )
+    return {"files": results}
 
 
 def summary_path(settings: Settings, day: date) -> Path:
@@ -313,27 +537,34 @@ def register(
     archived: dict[str, Any],
     dag_run_id: str | None,
 ) -> dict[str, Any]:
-    """Record the report in the registry; write and return the run summary."""
-    if built["report_path"] is None:
-        return _write_summary(settings, dag_run_id, built, archived, None)
-    with psycopg.connect(warehouse_dsn) as conn:
-        row = registry.register(
-            conn,
-            report_type=built["report_type"],
-            period_start=date.fromisoformat(built["period_start"][:10]),
-            period_end=date.fromisoformat(built["period_end"][:10]),
-            file_name=built["file_name"],
-            sha256=built["sha256"],
-            record_count=built["record_count"],
-            size=built["bytes"],
-            status="ARCHIVED",
-            s3_uri=archived["s3_uri"],
-            s3_version_id=archived["version_id"],
-            retain_until=datetime.fromisoformat(archived["retain_until"]),
-            manifest=built["manifest"],
-            dag_run_id=dag_run_id,
-        )
-    return _write_summary(settings, dag_run_id, built, archived, row)
+    """Record each file (and, for new files, its ledger entries); write the run summary."""
+    rows: list[registry.RegisteredReport] = []
+    if built["files"]:
+        with psycopg.connect(warehouse_dsn) as conn:
+            for file, stored in zip(built["files"], archived["files"], strict=True):
+                rows.append(
+                    registry.register(
+                        conn,
+                        report_type=built["report_type"],
+                        period_start=date.fromisoformat(built["period_start"][:10]),
+                        period_end=date.fromisoformat(built["period_end"][:10]),
+                        file_name=file["file_name"],
+                        sha256=file["sha256"],
+                        record_count=file["record_count"],
+                        size=file["bytes"],
+                        status="ARCHIVED",
+                        s3_uri=stored["s3_uri"],
+                        s3_version_id=stored["version_id"],
+                        retain_until=datetime.fromisoformat(stored["retain_until"]),
+                        manifest=file["manifest"],
+                        dag_run_id=dag_run_id,
+                        submission_seq=built["submission_seq"],
+                        part=file["part"],
+                        part_count=len(built["files"]),
+                        ledger_entries=read_ledger_sidecar(Path(file["ledger_path"])),
+                    )
+                )
+    return _write_summary(settings, dag_run_id, built, archived, rows)
 
 
 def _write_summary(
@@ -341,24 +572,47 @@ def _write_summary(
     dag_run_id: str | None,
     built: dict[str, Any],
     archived: dict[str, Any],
-    row: registry.RegisteredReport | None,
+    rows: list[registry.RegisteredReport],
 ) -> dict[str, Any]:
+    files = [
+        {
+            "part": file["part"],
+            "file": file["report_path"],
+            "manifest": file["manifest_path"],
+            "records": file["record_count"],
+            "sha256": file["sha256"],
+            "report_id": row.report_id,
+            "new_report": row.created,
+            "status": row.status,
+            "s3_uri": row.s3_uri,
+            "version_id": row.s3_version_id,
+            "retain_until": stored["retain_until"],
+            "already_archived": stored["already_archived"],
+        }
+        for file, stored, row in zip(built["files"], archived["files"], rows, strict=True)
+    ]
+    first = files[0] if files else {}
     summary = {
         "period": built["period_start"][:10],
         "dag_run_id": dag_run_id,
-        "report_id": row.report_id if row else None,
-        "new_report": row.created if row else False,
-        "status": row.status if row else "NOTHING_TO_REPORT",
-        "file": built["report_path"],
-        "manifest": built["manifest_path"],
+        "submission_seq": built["submission_seq"],
+        "rerun_of_submission": built["rerun_of_submission"],
+        "status": first.get("status", "NOTHING_TO_SEND"),
+        "new_report": any(f["new_report"] for f in files),
+        "already_archived": bool(files) and all(f["already_archived"] for f in files),
         "records": built["record_count"],
-        "sha256": built["sha256"],
-        "s3_uri": row.s3_uri if row else None,
-        "version_id": row.s3_version_id if row else None,
-        "retain_until": archived["retain_until"],
-        "already_archived": archived["already_archived"],
+        "files": files,
+        # The first file's identity, for a one-file day (the common case).
+        "file": first.get("file"),
+        "manifest": first.get("manifest"),
+        "sha256": first.get("sha256"),
+        "s3_uri": first.get("s3_uri"),
+        "version_id": first.get("version_id"),
+        "retain_until": first.get("retain_until"),
+        "changes": built["changes"],
         "counts": built["counts"],
         "quarantine": built["quarantine"],
+        "not_reportable": built["not_reportable"],
         "gx": built["gx"],
         "generated_by": f"regreport {__version__}",
     }

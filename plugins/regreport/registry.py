@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 from psycopg.rows import dict_row
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import psycopg
+
+    from regreport.ledger import LedgerEntry
 
 SCHEMA = "regreport"
 
@@ -40,6 +44,11 @@ create table if not exists {SCHEMA}.report_registry (
     created_at      timestamptz not null default now(),
     unique (report_type, period_start, sha256)
 );
+-- A submission (one run's records for a period) may be split into several files (parts).
+alter table {SCHEMA}.report_registry
+    add column if not exists submission_seq integer not null default 1,
+    add column if not exists part integer not null default 1,
+    add column if not exists part_count integer not null default 1;
 create table if not exists {SCHEMA}.report_runs (
     run_pk          bigint generated always as identity primary key,
     report_id       bigint not null references {SCHEMA}.report_registry (report_id),
@@ -62,8 +71,46 @@ class RegisteredReport:
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
-    """Create the registry tables if missing."""
+    """Create the registry and ledger tables if missing (and add columns to old ones)."""
+    from regreport import ledger
+
     conn.execute(DDL)
+    ledger.ensure_schema(conn)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The files of one submission of a period, in part order."""
+
+    submission_seq: int
+    report_ids: tuple[int, ...]
+    sha256s: tuple[str, ...]
+
+
+def latest_submission(
+    conn: psycopg.Connection[Any], report_type: str, period_start: date
+) -> Submission | None:
+    """The period's most recent complete submission, or None if nothing was registered."""
+    ensure_schema(conn)
+    rows = conn.execute(
+        f"""
+        select submission_seq, part, part_count, report_id, sha256
+        from {SCHEMA}.report_registry
+        where report_type = %s and period_start = %s
+          and submission_seq = (
+              select max(submission_seq) from {SCHEMA}.report_registry
+              where report_type = %s and period_start = %s)
+        order by part, report_id
+        """,
+        (report_type, period_start, report_type, period_start),
+    ).fetchall()
+    if not rows:
+        return None
+    return Submission(
+        submission_seq=rows[0][0],
+        report_ids=tuple(r[3] for r in rows),
+        sha256s=tuple(str(r[4]) for r in rows),
+    )
 
 
 def register(
@@ -82,15 +129,26 @@ def register(
     retain_until: datetime | None,
     manifest: dict[str, Any],
     dag_run_id: str | None,
+    submission_seq: int = 1,
+    part: int = 1,
+    part_count: int = 1,
+    ledger_entries: Iterable[LedgerEntry] = (),
 ) -> RegisteredReport:
-    """Add the report, or find the identical one already registered, and log this run."""
+    """Add the report, or find the identical one already registered, and log this run.
+
+    A new report's records go into the transaction ledger in the same transaction, so a
+    registered file and its ledger entries exist together or not at all.
+    """
+    from regreport import ledger
+
     ensure_schema(conn)
     row = conn.execute(
         f"""
         insert into {SCHEMA}.report_registry (
             report_type, period_start, period_end, file_name, sha256, record_count, bytes,
-            status, s3_uri, s3_version_id, retain_until, manifest, dag_run_id
-        ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            status, s3_uri, s3_version_id, retain_until, manifest, dag_run_id,
+            submission_seq, part, part_count
+        ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         on conflict (report_type, period_start, sha256) do nothing
         returning report_id
         """,
@@ -108,9 +166,14 @@ def register(
             retain_until,
             json.dumps(manifest, sort_keys=True),
             dag_run_id,
+            submission_seq,
+            part,
+            part_count,
         ),
     ).fetchone()
     created = row is not None
+    if created:
+        ledger.record(conn, row[0], ledger_entries)
     existing = conn.execute(
         f"""
         select report_id, status, s3_uri, s3_version_id from {SCHEMA}.report_registry
@@ -138,7 +201,7 @@ def list_reports(
             f"""
             select r.report_id, r.report_type, r.period_start, r.period_end, r.file_name,
                    r.record_count, r.bytes, r.sha256, r.status, r.s3_uri, r.s3_version_id,
-                   r.retain_until, r.created_at,
+                   r.retain_until, r.created_at, r.submission_seq, r.part, r.part_count,
                    (select count(*) from {SCHEMA}.report_runs as u
                     where u.report_id = r.report_id) as runs
             from {SCHEMA}.report_registry as r

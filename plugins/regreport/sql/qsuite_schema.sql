@@ -35,7 +35,32 @@ create table if not exists qsuite.accounts (
     national_id      text,
     national_id_type text check (national_id_type in ('NIDN', 'CCPT', 'CONCAT')),
     branch_country   char(2),
+    -- EXECUTION_ONLY: the client decides. DISCRETIONARY: the firm decides under a
+    -- discretionary mandate (RTS 22 fields 12/21 = the firm's LEI, field 57 = who decided).
+    -- POWER_OF_ATTORNEY: a third party (poa_*) decides for the client (fields 12-15/21-24).
+    mandate          text not null default 'EXECUTION_ONLY'
+                     check (mandate in ('EXECUTION_ONLY', 'DISCRETIONARY', 'POWER_OF_ATTORNEY')),
+    poa_lei          char(20),
+    poa_first_name   text,
+    poa_surname      text,
+    poa_birth_date   date,
+    poa_national_id  text,
+    poa_national_id_type text check (poa_national_id_type in ('NIDN', 'CCPT', 'CONCAT')),
     opened_at        timestamptz not null
+);
+
+-- Further holders of joint NATURAL accounts (the first holder is on qsuite.accounts).
+-- RTS 22 fields 7/16 list every holder (AcctOwnr is 1..n).
+create table if not exists qsuite.account_joint_holders (
+    account_id       text not null references qsuite.accounts (account_id),
+    holder_seq       smallint not null check (holder_seq >= 2),
+    first_name       text not null,
+    surname          text not null,
+    birth_date       date not null,
+    nationality      char(2) not null,
+    national_id      text not null,
+    national_id_type text not null check (national_id_type in ('NIDN', 'CCPT', 'CONCAT')),
+    primary key (account_id, holder_seq)
 );
 
 -- People who execute or decide inside the firm.
@@ -63,9 +88,30 @@ create table if not exists qsuite.instruments (
     full_name        text not null,
     currency         char(3) not null,
     primary_mic      char(4) not null,
-    instrument_type  text not null,
+    -- SHARE, ETF, BOND, OPTION, FUTURE are in MiFIR scope; FX_SPOT is not (spot FX is
+    -- not a financial instrument under MiFID II Annex I Section C).
+    instrument_type  text not null
+                     check (instrument_type in ('SHARE', 'ETF', 'BOND', 'OPTION', 'FUTURE', 'FX_SPOT')),
     tick_size        numeric(18, 6) not null,
-    reference_price  numeric(18, 6) not null
+    reference_price  numeric(18, 6) not null,
+    -- Known to ESMA FIRDS (admitted to trading or traded on an EU venue): the report then
+    -- carries the ISIN only (field 41); otherwise the full description (fields 42-56).
+    in_firds         boolean not null default true,
+    -- MONE: price per unit in price currency; PERC: percentage of nominal (bonds).
+    price_notation   text not null default 'MONE' check (price_notation in ('MONE', 'PERC')),
+    -- UNIT: number of units/contracts; NOML: nominal value in notional_currency (bonds).
+    quantity_notation text not null default 'UNIT' check (quantity_notation in ('UNIT', 'NOML')),
+    notional_currency char(3),
+    is_sovereign     boolean not null default false,
+    maturity_date    date,
+    expiry_date      date,
+    underlying_isin  char(12),
+    option_type      text check (option_type in ('CALL', 'PUTO')),
+    strike_price     numeric(18, 6),
+    strike_currency  char(3),
+    exercise_style   text check (exercise_style in ('EURO', 'AMER')),
+    delivery_type    text check (delivery_type in ('PHYS', 'CASH')),
+    price_multiplier numeric(18, 6)
 );
 
 create table if not exists qsuite.orders (
@@ -80,6 +126,16 @@ create table if not exists qsuite.orders (
     quantity         numeric(18, 4) not null check (quantity > 0),
     time_in_force    text not null check (time_in_force in ('DAY', 'IOC', 'GTC')),
     status           text not null check (status in ('NEW', 'PARTIALLY_FILLED', 'FILLED', 'CANCELLED')),
+    -- Who took the investment decision inside the firm (field 57) when the firm decides
+    -- (house or discretionary accounts); null with an algo_id means the algo decided.
+    decision_trader_id text references qsuite.traders (trader_id),
+    -- The client executed the order itself (direct electronic access): field 59 = NORE.
+    client_executes  boolean not null default false,
+    -- LEI of the investment firm that transmitted this order to us under RTS 22 Art. 4
+    -- (fields 26/27).
+    transmitted_by_lei char(20),
+    -- Short selling indicator of a sell order in a share or sovereign debt (field 62).
+    short_selling_ind text check (short_selling_ind in ('SESH', 'SSEX', 'SELL', 'UNDI')),
     created_at       timestamptz not null,
     updated_at       timestamptz not null
 );
@@ -95,8 +151,28 @@ create table if not exists qsuite.executions (
     currency         char(3) not null,
     venue_mic        char(4) not null,
     venue_transaction_id text,
-    trading_capacity text not null check (trading_capacity in ('DEAL', 'MTCH', 'AOTC'))
+    trading_capacity text not null check (trading_capacity in ('DEAL', 'MTCH', 'AOTC')),
+    -- TRADE is a transaction in the RTS 22 Art. 2 sense; INTERNAL_TRANSFER (a move between
+    -- accounts of the same beneficial owner, Art. 2(5)) is not reportable.
+    exec_kind        text not null default 'TRADE' check (exec_kind in ('TRADE', 'INTERNAL_TRANSFER')),
+    -- Off-venue (XOFF) fills: the LEI of the counterparty (fields 7/16).
+    counterparty_lei char(20),
+    -- The firm's branch that is the venue member, when not the head office (field 37).
+    member_branch_country char(2),
+    -- Bonds: accrued interest paid or received, in price currency; net amount (field 35) is
+    -- quantity x price / 100 + accrued interest.
+    accrued_interest numeric(18, 2),
+    complex_trade_id text,
+    -- Pre-trade waiver(s) of the venue (field 61), space-separated codes.
+    waiver_ind       text,
+    -- OTC post-trade indicator(s) (field 63), space-separated codes.
+    otc_post_trade_ind text,
+    -- LIVE, or CANCELLED when the fill was busted; every change bumps updated_at and version.
+    status           text not null default 'LIVE' check (status in ('LIVE', 'CANCELLED')),
+    version          integer not null default 1,
+    updated_at       timestamptz not null
 );
+create index if not exists executions_updated_at_idx on qsuite.executions (updated_at);
 create index if not exists executions_executed_at_idx on qsuite.executions (executed_at);
 create index if not exists executions_order_id_idx on qsuite.executions (order_id);
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from regreport.pipeline import archive_key, redact, report_file_name
+from regreport.pipeline import archive_key, redact
 
 
 @pytest.mark.unit
@@ -20,16 +20,12 @@ def test_redact_hides_quoted_values_only() -> None:
 
 
 @pytest.mark.unit
-def test_file_name_and_archive_key() -> None:
-    name = report_file_name("969500QSUITE04921638", date(2026, 11, 26))
-    assert name == "MIFIR_RTS22_969500QSUITE04921638_20261126_001.xml"
-    built = {
-        "report_type": "mifir_rts22",
-        "period_start": "2026-11-26T00:00:00+00:00",
-        "sha256": "ab" * 32,
-        "file_name": name,
-    }
-    assert archive_key(built) == f"mifir_rts22/2026/11/26/{'ab' * 32}/{name}"
+def test_archive_key_is_content_addressed() -> None:
+    name = "MIFIR_RTS22_969500QSUITE04921638_20261126_S001_P01.xml"
+    built = {"report_type": "mifir_rts22", "period_start": "2026-11-26T00:00:00+00:00"}
+    file = {"sha256": "ab" * 32, "file_name": name}
+    assert archive_key(built, file) == f"mifir_rts22/2026/11/26/{'ab' * 32}/{name}"
+    assert date(2026, 11, 26).strftime("%Y/%m/%d") in archive_key(built, file)
 
 
 @pytest.fixture
@@ -47,7 +43,10 @@ def recon_db(pg_services):
     with psycopg.connect(settings.dsn(name)) as conn:
         conn.execute(
             """
-            create schema raw; create schema reports;
+            create schema raw; create schema reports; create schema intermediate;
+            create table intermediate.int_mifir__eligibility (
+                execution_id bigint, executed_at timestamptz, is_reportable boolean,
+                not_reportable_reason text);
             create table raw.qsuite_executions (execution_id bigint, executed_at timestamptz);
             create table reports.rpt_mifir_rts22_transactions (
                 execution_id bigint, trading_datetime timestamptz);
@@ -60,6 +59,11 @@ def recon_db(pg_services):
                 (1, '2026-11-26 09:00Z'), (2, '2026-11-26 10:00Z');
             insert into reports.rpt_mifir_rts22_quarantine values
                 (3, '2026-11-26 23:59Z', 'INSTRUMENT_ISIN_MISSING', 'no ISIN');
+            insert into raw.qsuite_executions values (5, '2026-11-26 12:00Z');
+            insert into intermediate.int_mifir__eligibility values
+                (1, '2026-11-26 09:00Z', true, null), (2, '2026-11-26 10:00Z', true, null),
+                (3, '2026-11-26 23:59Z', true, null),
+                (5, '2026-11-26 12:00Z', false, 'INSTRUMENT_OUT_OF_SCOPE');
             """
         )
     yield settings.dsn(name)
@@ -78,13 +82,14 @@ def test_reconcile_counts_and_fails_loudly(recon_db: str) -> None:
     start, end = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
     with psycopg.connect(recon_db) as conn:
         result = reconcile(conn, start, end)
-        # Execution 4 is at 00:00 on the 27th: outside the period.
+        # Execution 4 is at 00:00 on the 27th: outside the period. 4 = 2 + 1 + 1 (execution 5).
         assert result["counts"] == {
-            "source_executions": 3,
+            "source_executions": 4,
             "reported": 2,
             "quarantined": 1,
-            "not_reportable": 0,
+            "not_reportable": 1,
         }
+        assert result["not_reportable"] == {"INSTRUMENT_OUT_OF_SCOPE": 1}
         assert result["quarantine"] == [
             {
                 "reason_code": "INSTRUMENT_ISIN_MISSING",
@@ -95,5 +100,8 @@ def test_reconcile_counts_and_fails_loudly(recon_db: str) -> None:
         ]
         # An execution that is neither reported nor quarantined: the run must stop.
         conn.execute("delete from reports.rpt_mifir_rts22_quarantine")
-        with pytest.raises(ReconciliationError, match="source 3 != reported 2 \\+ quarantined 0"):
+        with pytest.raises(
+            ReconciliationError,
+            match="source 4 != reported 2 \\+ quarantined 0 \\+ not reportable 1",
+        ):
             reconcile(conn, start, end)
