@@ -2,13 +2,14 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_period('executed_at') }}",
+        pre_hook="{{ delete_run_scope('executed_at') }}",
     )
 }}
 
 {# One row per execution: the fact table the periodic reports (positions,
    execution quality, large trader) aggregate. Money stays numeric with its
-   currency. #}
+   currency. Keyed by execution_id: a correction replaces the execution's
+   row (see delete_run_scope); a busted fill stays with status CANCELLED. #}
 with
 
 executions as (
@@ -28,5 +29,7 @@ select
     executed_quantity * executed_price as notional,
     price_currency as currency,
     venue_mic,
-    trading_capacity
+    trading_capacity,
+    exec_kind,
+    execution_status
 from executions

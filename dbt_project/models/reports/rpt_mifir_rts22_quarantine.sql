@@ -1,32 +1,104 @@
 {{
     config(
-        pre_hook="{{ delete_period('executed_at') }}",
+        pre_hook="{{ delete_run_scope('executed_at') }}",
         incremental_strategy='append',
     )
 }}
 
-{# Executions of the period kept out of the report, with the reason. No
-   personal data here: the row points at the source execution, which is
-   where the fix has to be made. A later run reports the execution once the
-   source is fixed. #}
+{# Reportable executions of the run scope kept out of the report: every
+   blocking SQL reason and every error of the rule gate, sorted, with the
+   text of the first. No personal data here: source_row carries only the
+   execution's ids, times, quantities, price and venue, which is where the
+   fix has to be found. A later run reports the execution once the source is
+   fixed (the fix bumps updated_at, which brings it back into scope). #}
 with
 
-quarantined as (
+candidates as (
     select * from {{ ref('int_mifir__transactions') }}
-    where reason_code is not null
 ),
 
-reasons as (
+violations as (
+    select * from {{ source('regreport', 'rule_violations') }}
+    where severity = 'error'
+),
+
+executions as (
+    select * from {{ ref('stg_qsuite__executions') }}
+),
+
+sql_reasons as (
     select * from {{ ref('mifir_quarantine_reasons') }}
+),
+
+codes as (
+    select
+        candidates.execution_id,
+        unnest(candidates.reason_codes) as reason_code
+    from candidates
+    union
+    select
+        violations.execution_id,
+        violations.rule_code as reason_code
+    from violations
+    inner join candidates
+        on violations.execution_id = candidates.execution_id
+),
+
+per_execution as (
+    select
+        execution_id,
+        array_agg(reason_code order by reason_code collate "C") as reason_codes
+    from codes
+    group by 1
+),
+
+{# The text of a rule code: the rule and the field it failed on, never the
+   value (which may be personal data). The rule catalogue's own message is
+   in plugins/regreport/rules/registry.json. #}
+rule_texts as (
+    select
+        execution_id,
+        rule_code,
+        'Validation rule '
+        || rule_code
+        || ' failed'
+        || coalesce(' on ' || field, '') as reason_text
+    from violations
 )
 
 select
-    quarantined.execution_id,
-    quarantined.order_id,
-    quarantined.trading_date,
-    quarantined.trading_datetime as executed_at,
-    quarantined.reason_code,
-    reasons.reason_text,
-    quarantined.extract_run_id
-from quarantined
-left join reasons on quarantined.reason_code = reasons.reason_code
+    per_execution.execution_id,
+    candidates.order_id,
+    candidates.trading_date,
+    candidates.trading_datetime as executed_at,
+    per_execution.reason_codes,
+    per_execution.reason_codes[1] as reason_code,
+    coalesce(sql_reasons.reason_text, rule_texts.reason_text) as reason_text,
+    jsonb_build_object(
+        'execution_id', executions.execution_id,
+        'order_id', executions.order_id,
+        'executed_at', {{ utc_text('executions.executed_at') }},
+        'updated_at', {{ utc_text('executions.updated_at') }},
+        'version', executions.execution_version,
+        'status', executions.execution_status,
+        'exec_kind', executions.exec_kind,
+        'quantity', executions.executed_quantity,
+        'price', executions.executed_price,
+        'currency', executions.price_currency,
+        'accrued_interest', executions.accrued_interest,
+        'venue_mic', executions.venue_mic,
+        'venue_transaction_id', executions.venue_transaction_id,
+        'trading_capacity', executions.trading_capacity
+    ) as source_row,
+    candidates.extract_run_id
+from per_execution
+inner join candidates
+    on per_execution.execution_id = candidates.execution_id
+left join executions
+    on per_execution.execution_id = executions.execution_id
+left join sql_reasons
+    on per_execution.reason_codes[1] = sql_reasons.reason_code
+left join rule_texts
+    on
+        per_execution.execution_id = rule_texts.execution_id
+        and per_execution.reason_codes[1] = rule_texts.rule_code

@@ -8,16 +8,24 @@ renamed as (
     select
         account_id,
         account_type,
-        is_house,
+        mandate,
         nullif(trim(lei), '') as account_lei,
         legal_name,
-        first_name,
-        surname,
-        birth_date,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(surname), '') as surname,
         nationality::text as nationality,
-        upper(national_id) as national_id,
+        nullif(upper(trim(national_id)), '') as national_id,
         national_id_type,
-        branch_country::text as branch_country
+        branch_country::text as branch_country,
+        nullif(trim(poa_lei), '') as poa_lei,
+        nullif(trim(poa_first_name), '') as poa_first_name,
+        nullif(trim(poa_surname), '') as poa_surname,
+        nullif(upper(trim(poa_national_id)), '') as poa_national_id,
+        poa_national_id_type,
+        is_house,
+        birth_date,
+        poa_birth_date,
+        opened_at
     from source
 )
 

@@ -1,7 +1,9 @@
 """Shared records and header for the auth.016 writer and validator tests.
 
-The records cover the identification branches of the XSD that the renderer supports today:
-LEI buyer / MIC seller, natural-person buyer with CONCAT, algorithm and person executors.
+The records cover the main identification branches of the XSD: LEI buyer / MIC seller,
+natural-person buyer with CONCAT, algorithm and person executors. The one-record-per-situation
+cases (joint accounts, decision makers, bonds, derivatives, cancellations) are the golden files
+in golden/.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 from regreport.config import Settings
-from regreport.xml.render import ReportHeader, make_business_message_id
+from regreport.xml.render import ReportHeader
 
 FIRM_LEI = "529900T8BM49AURSDO55"
 CCP_LEI = "549300O897ZC5H7CY412"
@@ -145,9 +147,9 @@ def header() -> ReportHeader:
     return ReportHeader(
         from_lei=FIRM_LEI,
         to_country="FR",
-        business_message_id=make_business_message_id(
-            "mifir_rts22", date(2026, 11, 26), date(2026, 11, 27), 1
-        ),
+        # The id format of the file tests/fixtures/mifir/auth016_two_records.xml, written
+        # before make_business_message_id added the part; kept literal so the fixture holds.
+        business_message_id="MIFIR_RTS22-20261126-20261127-001",
         created_at=datetime(2026, 11, 27, 0, 0, tzinfo=UTC),
     )
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import traceback
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -11,10 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
+from regreport.naming import file_name
 from regreport.xml.namespaces import NS_AUTH016, NS_HEAD001, NS_HEAD003
 from regreport.xml.render import (
     RenderError,
     ReportHeader,
+    _fast_record,
     _format_price,
     _format_quantity,
     _render_reference,
@@ -23,6 +27,7 @@ from regreport.xml.render import (
     format_decimal,
     make_business_message_id,
     render_auth016,
+    render_auth016_parts,
 )
 from regreport.xml.schema import validate_file
 
@@ -174,11 +179,26 @@ def test_format_date_refuses_datetimes() -> None:
 
 
 def test_business_message_id_is_deterministic() -> None:
-    args = ("mifir_rts22", date(2026, 11, 26), date(2026, 11, 27), 2)
-    assert make_business_message_id(*args) == "MIFIR_RTS22-20261126-20261127-002"
-    assert make_business_message_id(*args) == make_business_message_id(*args)
+    day = date(2026, 11, 26)
+    # type upper-cased, period start as YYYYMMDD, sequence on 3 digits, part on 2.
+    assert (
+        make_business_message_id("mifir_rts22", day, sequence=2, part=3)
+        == "MIFIR_RTS22-20261126-S002-P03"
+    )
+    assert make_business_message_id("mifir_rts22", day) == "MIFIR_RTS22-20261126-S001-P01"
+    # The period end (the earlier id's third part) is accepted and not part of the id.
+    assert make_business_message_id(
+        "mifir_rts22", day, date(2026, 11, 27)
+    ) == make_business_message_id("mifir_rts22", day)
+    # Max35Text: 11 + 1 + 8 + 5 + 4 = 29 characters for "MIFIR_RTS22"; 14 more is too many.
+    longest = make_business_message_id("A" * 17, day, sequence=999, part=99)
+    assert len(longest) == 35
     with pytest.raises(ValueError, match="35"):
-        make_business_message_id("a_very_long_report_type", date(2026, 1, 1), date(2026, 1, 2))
+        make_business_message_id("A" * 18, day)
+    with pytest.raises(ValueError, match="sequence"):
+        make_business_message_id("mifir_rts22", day, sequence=1000)
+    with pytest.raises(ValueError, match="part"):
+        make_business_message_id("mifir_rts22", day, part=0)
 
 
 def test_header_rejects_naive_creation_time_and_bad_country(firm_lei: str) -> None:
@@ -259,7 +279,105 @@ def _synthetic_record(rng: random.Random, i: int) -> dict[str, Any]:
             record[f"{prefix}_branch_country"] = rng.choice(("FR", "DE"))
         elif kind == "ALGO":
             record[f"{prefix}_id"] = f"ALGO{rng.randrange(100)}"
+    _add_issue3_columns(rng, record)
+    if rng.random() < 0.05:
+        return {
+            "record_type": "CANC",
+            "tx_id": record["tx_id"],
+            "executing_entity_lei": record["executing_entity_lei"],
+            "submitting_entity_lei": record["submitting_entity_lei"],
+        }
     return record
+
+
+def _person_columns(rng: random.Random, prefix: str, scheme_key: str) -> dict[str, Any]:
+    return {
+        f"{prefix}_id": f"FR{rng.randrange(10**12):012d}",
+        f"{prefix}_{scheme_key}": rng.choice(("NIDN", "CCPT", "CONCAT")),
+        f"{prefix}_first_name": rng.choice(_NAMES),
+        f"{prefix}_surname": rng.choice(_NAMES),
+        f"{prefix}_birth_date": date(1950, 1, 1) + timedelta(days=rng.randrange(20000)),
+    }
+
+
+def _amount(rng: random.Random, fraction_digits: int, integer_digits: int = 8) -> Decimal:
+    """A positive decimal within the digit facets (never more than the XSD allows)."""
+    scale = rng.randrange(0, fraction_digits + 1)
+    return Decimal(rng.randrange(1, 10 ** (integer_digits + scale))).scaleb(-scale)
+
+
+def _add_issue3_columns(rng: random.Random, record: dict[str, Any]) -> None:
+    """The columns beyond the share record: every branch chosen at random, all XSD-valid."""
+    record["record_type"] = rng.choice((None, "NEWT", "NEWT"))
+    _add_joint_holders_and_decision_makers(rng, record)
+    kind = rng.choice((None, "UNIT", "NMNL", "MNTRY"))
+    record["quantity_type"] = kind
+    if kind in ("NMNL", "MNTRY"):
+        record["quantity"] = _amount(rng, 5)
+        record["quantity_currency"] = rng.choice(("EUR", "USD"))
+    record["deriv_notional_change"] = rng.choice((None, None, "INCR", "DECR"))
+    price_kind = rng.choice((None, "MNTRY", "PCTG", "YLD", "BSISPTS", "PNDG", "NOAP"))
+    record["price_type"] = price_kind
+    if price_kind in ("PCTG", "YLD"):
+        record["price"] = _amount(rng, 8, 3) * rng.choice((1, -1))
+    elif price_kind == "BSISPTS":
+        record["price"] = _amount(rng, 10, 5) * rng.choice((1, -1))
+    elif price_kind in ("PNDG", "NOAP"):
+        record["price"] = None
+        record["price_currency"] = rng.choice((None, "EUR"))
+    record["net_amount"] = rng.choice((None, _amount(rng, 2)))
+    if rng.random() < 0.2:
+        record["upfront_payment"] = _amount(rng, 5) * rng.choice((1, -1))
+        record["upfront_payment_currency"] = "EUR"
+    record["complex_trade_id"] = rng.choice((None, None, f"STRAT{rng.randrange(1000)}"))
+    in_firds = rng.choice((None, True, True, False))
+    record["instrument_in_firds"] = in_firds
+    if in_firds is False:
+        _add_other_instrument(rng, record)
+    record["waiver_ind"] = rng.choice((None, None, "RFPT", "NLIQ OILQ", "PRIC SIZE ILQD"))
+    record["otc_post_trade_ind"] = rng.choice((None, None, "BENC", "SIZE  LRGS", "ACTX DUPL"))
+    record["commodity_derivative_ind"] = rng.choice((None, None, True, False))
+
+
+def _add_joint_holders_and_decision_makers(rng: random.Random, record: dict[str, Any]) -> None:
+    for side in ("buyer", "seller"):
+        if record[f"{side}_id_type"] == "PERSON" and rng.random() < 0.3:
+            record.update(_person_columns(rng, f"{side}2", "id_scheme"))
+        maker = rng.choice((None, None, "LEI", "PERSON"))
+        record[f"{side}_decision_maker_type"] = maker
+        if maker == "LEI":
+            record[f"{side}_decision_maker_id"] = "529900T8BM49AURSDO55"
+        elif maker == "PERSON":
+            record.update(_person_columns(rng, f"{side}_decision_maker", "scheme"))
+        record[f"transmitting_firm_{side}_lei"] = rng.choice((None, None, "549300O897ZC5H7CY412"))
+
+
+def _add_other_instrument(rng: random.Random, record: dict[str, Any]) -> None:
+    """`FinInstrm/Othr`: description, maturity, derivative attributes (always, as the XSD
+    requires `DerivInstrmAttrbts` in `Othr`)."""
+    record["instrument_isin"] = rng.choice((None, record["instrument_isin"]))
+    record["instrument_full_name"] = rng.choice(("QSUITE CALL DEC26", *_NAMES))
+    record["instrument_cfi"] = rng.choice(("OCASPS", "FFICSX", "JFTXFP", "OPECCS"))
+    record["notional_currency"] = rng.choice((None, "EUR"))
+    record["maturity_date"] = rng.choice((None, date(2030, 6, 30)))
+    record["expiry_date"] = rng.choice((None, date(2026, 12, 18)))
+    record["price_multiplier"] = _amount(rng, 6, 6)
+    if rng.random() < 0.3:
+        record["underlying_index_name"] = rng.choice(("EURIBOR", "€STR", "SOFR & CO"))
+        record["underlying_isin"] = rng.choice((None, "EU0009658145"))
+        unit = rng.choice((None, "DAYS", "MNTH", "YEAR"))
+        record["underlying_index_term_unit"] = unit
+        if unit is not None:
+            record["underlying_index_term_value"] = rng.choice((1, 3, 12, Decimal("6"), 999))
+    else:
+        record["underlying_isin"] = "DE0007164600"
+    if rng.random() < 0.6:
+        record["option_type"] = rng.choice(("CALL", "PUTO", "OTHR"))
+        record["strike_price"] = _amount(rng, 6) * rng.choice((1, -1))
+        record["strike_currency"] = rng.choice(("EUR", "USD"))
+        record["exercise_style"] = rng.choice(("EURO", "AMER"))
+    record["delivery_type"] = rng.choice(("PHYS", "CASH", "OPTL"))
+    record["notional_currency_2"] = rng.choice((None, "USD"))
 
 
 def _both_writers(tmp_path: Path, header: ReportHeader, records: list[dict[str, Any]]) -> Any:
@@ -286,11 +404,31 @@ def test_text_writer_matches_reference_writer(
     records = record_variants + [_synthetic_record(rng, i) for i in range(4000)]
     data = _both_writers(tmp_path, header, records)
     assert isinstance(data, bytes)
-    assert data.count(b"<Tx><New>") == len(records)
+    assert data.count(b"<Tx><New>") + data.count(b"<Tx><Cxl>") == len(records)
+    assert data.count(b"<Tx><Cxl>") > 0
     # The special characters of the names did reach the file, escaped.
     assert b"ZO\xc3\x8b &amp; CO" in data
     assert b"A&lt;B&gt;C" in data
     assert b'"QUOTED"' in data
+
+
+def test_text_writer_handles_every_plain_record_itself() -> None:
+    """The comparison above is only meaningful if the text writer renders the new columns
+    itself rather than handing them to the reference writer: every record whose values
+    need no escaping must come back from `_fast_record`, never fall back."""
+    rng = _rng(99)
+    handled = 0
+    for i in range(3000):
+        record = _synthetic_record(rng, i)
+        texts = [v for v in record.values() if isinstance(v, str)]
+        if any(not _PLAIN_ASCII.fullmatch(text) for text in texts):
+            continue
+        assert _fast_record(record) is not None, record["tx_id"]
+        handled += 1
+    assert handled > 500
+
+
+_PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
 
 
 def test_text_writer_output_validates(
@@ -340,7 +478,10 @@ def test_text_writer_matches_reference_for_every_kind_of_character(
 
 
 def _mutations() -> list[tuple[str, Any]]:
-    keys = list(_synthetic_record(_rng(3), 3))
+    keys = sorted(
+        {key for seed in range(40) for key in _synthetic_record(_rng(seed), seed)}
+        | {"record_type", "buyer2_id", "seller_decision_maker_type"}
+    )
     odd_values = (
         None,
         "",
@@ -361,7 +502,7 @@ def test_text_writer_fails_like_reference_writer(
 ) -> None:
     """Missing, empty or ill-typed values: the same bytes or the same RenderError (or other
     error) as the element-based writer, naming the same field."""
-    for seed in range(4):
+    for seed in range(6):
         record = _synthetic_record(_rng(seed), seed)
         record[key] = value
         _both_writers(tmp_path, header, [record])
@@ -428,3 +569,228 @@ def test_format_datetime_matches_astimezone() -> None:
         )
         expected = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
         assert format_datetime(value) == expected + "Z"
+
+
+# --------------------------------------------------------------------------------------------
+# Personal data never reaches an error message
+# --------------------------------------------------------------------------------------------
+
+_SECRET = "SECRETVALUE"
+
+
+def _record_with_every_person() -> dict[str, Any]:
+    """Both sides natural persons with a second holder and a person decision maker, and a
+    person deciding and executing inside the firm: every personal column is present."""
+    record = _synthetic_record(_rng(5), 5)
+    record.update(record_type="NEWT", tx_id="QS20261126099999")
+    for side in ("buyer", "seller"):
+        record[f"{side}_id_type"] = "PERSON"
+        record.update(_person_columns(_rng(6), side, "id_scheme"))
+        record.update(_person_columns(_rng(7), f"{side}2", "id_scheme"))
+        record[f"{side}_decision_maker_type"] = "PERSON"
+        record.update(_person_columns(_rng(8), f"{side}_decision_maker", "scheme"))
+    for prefix in ("investment_decision", "executing_person"):
+        record.update(
+            {
+                f"{prefix}_type": "PERSON",
+                f"{prefix}_id": "FR123456789012",
+                f"{prefix}_scheme": "NIDN",
+                f"{prefix}_branch_country": "FR",
+            }
+        )
+    return record
+
+
+_PERSON_PREFIXES = ("buyer", "buyer2", "buyer_decision_maker", "seller", "seller2")
+_PERSON_PREFIXES += ("seller_decision_maker",)
+_PERSONAL_TEXT = [
+    f"{prefix}_{column}"
+    for prefix in _PERSON_PREFIXES
+    for column in ("first_name", "surname", "id")
+] + ["investment_decision_id", "executing_person_id"]
+_PERSONAL_DATES = [f"{prefix}_birth_date" for prefix in _PERSON_PREFIXES]
+
+
+def _render_error(tmp_path: Path, header: ReportHeader, record: dict[str, Any]) -> RenderError:
+    with pytest.raises(RenderError) as caught:
+        render_auth016(tmp_path / "r.xml", header, [record])
+    assert list(tmp_path.iterdir()) == []
+    return caught.value
+
+
+def _assert_names_only_tx_and_column(error: RenderError, column: str) -> None:
+    text = "".join(traceback.format_exception(error))
+    assert "QS20261126099999" in str(error)
+    assert column in str(error)
+    assert _SECRET not in text
+    assert "1985" not in text
+
+
+@pytest.mark.parametrize("column", _PERSONAL_TEXT)
+@pytest.mark.parametrize("bad", [f"{_SECRET}\x01", f"{_SECRET}\ud800", 1985])
+def test_error_on_a_personal_text_column_names_the_column_not_the_value(
+    tmp_path: Path, header: ReportHeader, column: str, bad: Any
+) -> None:
+    """A control character, a lone surrogate or a number in a name or national id."""
+    record = _record_with_every_person()
+    record[column] = bad
+    _assert_names_only_tx_and_column(_render_error(tmp_path, header, record), column)
+
+
+@pytest.mark.parametrize("column", _PERSONAL_DATES)
+@pytest.mark.parametrize(
+    "bad", [f"1985-13-45 {_SECRET}", datetime(1985, 3, 17, tzinfo=UTC), 19850317]
+)
+def test_error_on_a_birth_date_names_the_column_not_the_value(
+    tmp_path: Path, header: ReportHeader, column: str, bad: Any
+) -> None:
+    record = _record_with_every_person()
+    record[column] = bad
+    _assert_names_only_tx_and_column(_render_error(tmp_path, header, record), column)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [f"{p}_id_scheme" for p in ("buyer", "buyer2", "seller", "seller2")]
+    + [f"{p}_scheme" for p in ("buyer_decision_maker", "seller_decision_maker")]
+    + ["investment_decision_scheme", "executing_person_scheme"],
+)
+def test_error_on_a_scheme_does_not_quote_it(
+    tmp_path: Path, header: ReportHeader, column: str
+) -> None:
+    """A scheme column holding something else (e.g. an id pasted in the wrong column)."""
+    record = _record_with_every_person()
+    record[column] = f"{_SECRET}1985"
+    _assert_names_only_tx_and_column(_render_error(tmp_path, header, record), column)
+
+
+# --------------------------------------------------------------------------------------------
+# Splitting a submission into files
+# --------------------------------------------------------------------------------------------
+
+
+def _part_header(part: int) -> ReportHeader:
+    return ReportHeader(
+        from_lei="529900T8BM49AURSDO55",
+        to_country="FR",
+        business_message_id=make_business_message_id("mifir_rts22", date(2026, 11, 26), part=part),
+        created_at=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+
+
+def _part_name(part: int, part_count: int) -> str:
+    return file_name(
+        "regreport",
+        sender_lei="529900T8BM49AURSDO55",
+        nca_country="FR",
+        report_type="mifir_rts22",
+        period_start=date(2026, 11, 26),
+        sequence=1,
+        part=part,
+        part_count=part_count,
+    )
+
+
+def _plain_records(count: int) -> list[dict[str, Any]]:
+    rng = _rng(31)
+    return [_synthetic_record(rng, i) for i in range(count)]
+
+
+def _record_lines(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\n") if line.lstrip().startswith(b"<Tx>")]
+
+
+def test_split_by_record_count(tmp_path: Path, schemas_dir: Path) -> None:
+    records = _plain_records(10)
+    results = render_auth016_parts(tmp_path, _part_name, _part_header, iter(records), max_records=3)
+    # 10 records, 3 per file: 3 + 3 + 3 + 1.
+    assert [r.record_count for r in results] == [3, 3, 3, 1]
+    assert [r.path.name for r in results] == [
+        f"MIFIR_RTS22_529900T8BM49AURSDO55_20261126_S001_P0{n}.xml" for n in (1, 2, 3, 4)
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [r.path.name for r in results]
+    single = tmp_path / "single" / "all.xml"
+    single.parent.mkdir()
+    render_auth016(single, _part_header(1), records)
+    lines: list[bytes] = []
+    for number, result in enumerate(results, start=1):
+        data = result.path.read_bytes()
+        assert result.bytes == len(data)
+        report = validate_file(result.path, schemas_dir)
+        assert report.errors == []
+        assert report.records == result.record_count
+        assert f"<BizMsgIdr>MIFIR_RTS22-20261126-S001-P0{number}</BizMsgIdr>".encode() in data
+        lines += _record_lines(data)
+    # The parts hold the records of the unsplit file, in order, byte for byte.
+    assert lines == _record_lines(single.read_bytes())
+
+
+def test_split_by_size_and_an_oversized_record_goes_alone(tmp_path: Path) -> None:
+    records = _plain_records(7)
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (unsplit,) = render_auth016_parts(whole, _part_name, _part_header, records)
+    data = unsplit.path.read_bytes()
+    # Each record costs its line: a newline, 8 spaces of indent, the record.
+    costs = [len(line) + 1 for line in _record_lines(data)]
+    envelope = len(data) - sum(costs)
+    # Room for exactly the first two records in the first file.
+    limit = envelope + costs[0] + costs[1]
+    split = tmp_path / "split"
+    split.mkdir()
+    results = render_auth016_parts(split, _part_name, _part_header, records, max_bytes=limit)
+    assert results[0].record_count == 2
+    assert sum(r.record_count for r in results) == len(records)
+    for result in results:
+        assert result.bytes <= limit or result.record_count == 1
+    # A limit below any record: every record alone in its file.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    results = render_auth016_parts(alone, _part_name, _part_header, records, max_bytes=1)
+    assert [r.record_count for r in results] == [1] * len(records)
+
+
+def test_split_is_deterministic(tmp_path: Path) -> None:
+    records = _plain_records(9)
+    outputs = []
+    for run in ("a", "b"):
+        folder = tmp_path / run
+        folder.mkdir()
+        results = render_auth016_parts(
+            folder, _part_name, _part_header, [dict(r) for r in records], max_records=4
+        )
+        outputs.append([(r.path.name, r.path.read_bytes()) for r in results])
+    assert outputs[0] == outputs[1]
+    # 9 records, 4 per file: 4 + 4 + 1.
+    assert len(outputs[0]) == 3
+
+
+def test_split_failure_leaves_no_part_behind(tmp_path: Path) -> None:
+    records = _plain_records(9)
+    records[6] = dict(records[6], record_type="NEWT", quantity=1.5)
+    with pytest.raises(RenderError, match="quantity"):
+        render_auth016_parts(tmp_path, _part_name, _part_header, records, max_records=2)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RenderError, match="at least one Tx"):
+        render_auth016_parts(tmp_path, _part_name, _part_header, [])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad_name", ["../escape.xml", "sub/dir.xml", ""])
+def test_split_refuses_names_that_are_paths(tmp_path: Path, bad_name: str) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="bare file name"):
+        render_auth016_parts(folder, lambda _p, _n: bad_name, _part_header, _plain_records(2))
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_split_refuses_duplicate_names_and_negative_limits(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="same file name"):
+        render_auth016_parts(
+            tmp_path, lambda _p, _n: "same.xml", _part_header, _plain_records(3), max_records=1
+        )
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="no limit"):
+        render_auth016_parts(tmp_path, _part_name, _part_header, [], max_bytes=-1)
