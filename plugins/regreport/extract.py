@@ -4,6 +4,11 @@ Period tables (orders, executions, quotes) are replaced for the period only: a d
 period's rows and a COPY of the source rows, in one warehouse transaction, so a rerun gives the
 same landing and a failed run leaves the previous one intact. Reference tables are small and are
 replaced whole. Data moves source -> warehouse as a COPY stream; nothing is held in memory.
+
+The run scope of a period P is every execution executed in P **or changed in P** (updated_at):
+a fill of an earlier day that the back office amended or busted in P arrives with P's run, so
+its correction (RTS 22 cancel + new) is reported with P. `raw.qsuite_executions` holds one row
+per execution_id, its latest landed state.
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ SOURCE_SCHEMA = "qsuite"
 RAW_SCHEMA = "raw"
 
 #: Period tables and the timestamp column that places a row in a reporting period
-#: (executions by execution time, RTS 22 field 28). Executions land first: orders are the
-#: period's new orders plus any older order that the period's executions fill.
+#: (executions by execution time, RTS 22 field 28, or by their last change, updated_at).
+#: Executions land first: orders are the period's new orders plus any older order that an
+#: execution of the run scope fills.
 PERIOD_TABLES: dict[str, str] = {
     "executions": "executed_at",
     "quotes": "quoted_at",
     "orders": "created_at",
 }
+#: The temporary warehouse table holding the run scope's executions while they are landed.
+_SCOPE = sql.Identifier("_extract_scope")
 
 #: Reference tables, copied whole: a report needs the state of accounts and instruments
 #: as the firm holds it now, not only the rows that changed in the period.
@@ -37,6 +45,7 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "firm",
     "venues",
     "accounts",
+    "account_joint_holders",
     "traders",
     "algos",
     "instruments",
@@ -53,6 +62,8 @@ class ExtractResult:
     period_end: datetime
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Executions of the run scope executed before the period (changed in it): corrections.
+    corrections: int = 0
 
 
 def _columns(src: psycopg.Connection, table: str) -> list[tuple[str, str]]:
@@ -71,11 +82,41 @@ def _columns(src: psycopg.Connection, table: str) -> list[tuple[str, str]]:
     return [(name, type_) for name, type_ in rows]
 
 
+def _raw_columns(dst: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+    """Columns of raw.qsuite_<table> without the run id, in table order ([] if absent)."""
+    rows = dst.execute(
+        """
+        select a.attname, format_type(a.atttypid, a.atttypmod)
+        from pg_attribute as a
+        where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+            and a.attname <> '_extract_run_id'
+        order by a.attnum
+        """,
+        (f"{RAW_SCHEMA}.qsuite_{table}",),
+    ).fetchall()
+    return [(name, type_) for name, type_ in rows]
+
+
 def _ensure_raw_table(
     dst: psycopg.Connection, table: str, columns: list[tuple[str, str]]
 ) -> sql.Identifier:
-    """Create raw.qsuite_<table> mirroring the source columns, plus the extract run id."""
+    """Create raw.qsuite_<table> mirroring the source columns, plus the extract run id.
+
+    A raw table landed from an older source layout is dropped and recreated (with the
+    staging views on it, which the next dbt build recreates): a COPY with the new column list
+    would fail, and keeping old rows without the new columns would report them incompletely.
+    """
     target = sql.Identifier(RAW_SCHEMA, f"qsuite_{table}")
+    existing = _raw_columns(dst, table)
+    if existing and existing != columns:
+        log.warning(
+            "raw.qsuite_%s has an older column layout (%d columns, source %d): recreating it; "
+            "earlier periods must be re-extracted",
+            table,
+            len(existing),
+            len(columns),
+        )
+        dst.execute(sql.SQL("drop table {} cascade").format(target))
     column_sql = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(type_)) for name, type_ in columns
     )
@@ -87,17 +128,62 @@ def _ensure_raw_table(
     return target
 
 
+_IN_PERIOD = "({ts} >= %(start)s and {ts} < %(end)s)"
+
+
 def _in_period(table: str, ts_column: str, schema: str, prefix: str) -> sql.Composable:
-    """The predicate that selects a period's rows of `table`, in the source or in `raw`."""
-    ts = sql.Identifier(ts_column)
-    predicate = sql.SQL("({ts} >= %(start)s and {ts} < %(end)s)").format(ts=ts)
+    """The predicate that selects a period's rows of `table` in the source.
+
+    Executions: executed or changed in the period. Orders: created in the period or filled by
+    such an execution.
+    """
+    predicate = sql.SQL(_IN_PERIOD).format(ts=sql.Identifier(ts_column))
+    if table == "executions":
+        changed = sql.SQL(_IN_PERIOD).format(ts=sql.Identifier("updated_at"))
+        return sql.SQL("({} or {})").format(predicate, changed)
     if table != "orders":
         return predicate
     executions = sql.Identifier(schema, f"{prefix}executions")
-    return sql.SQL(
-        "({} or order_id in (select order_id from {}"
-        " where executed_at >= %(start)s and executed_at < %(end)s))"
-    ).format(predicate, executions)
+    return sql.SQL("({} or order_id in (select order_id from {} where {}))").format(
+        predicate, executions, _in_period("executions", "executed_at", schema, prefix)
+    )
+
+
+def _land_executions(
+    src: psycopg.Connection,
+    dst: psycopg.Connection,
+    target: sql.Identifier,
+    columns: list[tuple[str, str]],
+    params: dict[str, object],
+) -> tuple[int, int]:
+    """Land the run scope's executions keyed by execution_id; return (rows, corrections).
+
+    The scope is copied into a temporary table first: the warehouse must delete both the
+    period's executed rows (some may no longer exist in the source) and the older rows of
+    every execution in the scope, and only the scope knows the latter's ids.
+    """
+    dst.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(_SCOPE, target))
+    select = sql.SQL("select *, %(run_id)s::text from {} where {} order by 1").format(
+        sql.Identifier(SOURCE_SCHEMA, "executions"),
+        _in_period("executions", "executed_at", SOURCE_SCHEMA, ""),
+    )
+    rows = _copy(src, dst, select, _SCOPE, columns, params)
+    dst.execute(
+        sql.SQL(
+            "delete from {target} where {executed} or execution_id in"
+            " (select execution_id from {scope})"
+        ).format(
+            target=target,
+            executed=sql.SQL(_IN_PERIOD).format(ts=sql.Identifier("executed_at")),
+            scope=_SCOPE,
+        ),
+        params,
+    )
+    dst.execute(sql.SQL("insert into {} select * from {}").format(target, _SCOPE))
+    corrections = dst.execute(
+        sql.SQL("select count(*) from {} where executed_at < %(start)s").format(_SCOPE), params
+    ).fetchone()
+    return rows, int(corrections[0]) if corrections else 0
 
 
 def _copy(
@@ -137,6 +223,10 @@ def extract_period(
 ) -> ExtractResult:
     """Land the period's orders, executions and quotes, and all reference data, in `raw`.
 
+    Executions: those executed in the period and those changed in it (corrections of earlier
+    days), one raw row per execution_id. Orders: created in the period or filled by one of
+    those executions.
+
     Args:
         source_dsn: libpq URI of the QSuite trading database.
         warehouse_dsn: libpq URI of the warehouse.
@@ -146,7 +236,7 @@ def extract_period(
         progress: optional callback for one line per table.
 
     Returns:
-        Row counts per raw table.
+        Row counts per raw table (executions: the run scope) and the number of corrections.
     """
     if period_start.tzinfo is None or period_end.tzinfo is None:
         raise ValueError("period bounds must be timezone-aware")
@@ -169,15 +259,24 @@ def extract_period(
             rows[table] = _copy(src, dst, select, target, columns, {"run_id": run_id})
             say(f"extract {table}: {rows[table]:,} rows")
         bounds = {"start": period_start, "end": period_end, "run_id": run_id}
+        corrections = 0
         for table, ts_column in PERIOD_TABLES.items():
             columns = _columns(src, table)
             target = _ensure_raw_table(dst, table, columns)
-            dst.execute(
-                sql.SQL("delete from {} where {}").format(
-                    target, _in_period(table, ts_column, RAW_SCHEMA, "qsuite_")
-                ),
-                bounds,
-            )
+            if table == "executions":
+                rows[table], corrections = _land_executions(src, dst, target, columns, bounds)
+                say(
+                    f"extract {table}: {rows[table]:,} rows for {period_start:%Y-%m-%d}"
+                    f" ({corrections:,} corrections of earlier days)"
+                )
+                continue
+            # Orders: the raw side selects by the landed scope (still in the temp table).
+            raw_predicate = sql.SQL(_IN_PERIOD).format(ts=sql.Identifier(ts_column))
+            if table == "orders":
+                raw_predicate = sql.SQL("({} or order_id in (select order_id from {}))").format(
+                    raw_predicate, _SCOPE
+                )
+            dst.execute(sql.SQL("delete from {} where {}").format(target, raw_predicate), bounds)
             select = sql.SQL("select *, %(run_id)s::text from {} where {} order by 1").format(
                 sql.Identifier(SOURCE_SCHEMA, table),
                 _in_period(table, ts_column, SOURCE_SCHEMA, ""),
@@ -191,4 +290,5 @@ def extract_period(
         period_end=period_end,
         rows=rows,
         seconds=time.perf_counter() - started,
+        corrections=corrections,
     )

@@ -7,6 +7,8 @@ Both use this module, so there is one definition of "valid":
 - LEI (ISO 17442): 18 alphanumerics plus two ISO 7064 MOD 97-10 check digits.
 - ISIN (ISO 6166): country code, 9-character NSIN, one Luhn check digit computed over the
   letter-expanded digits (A=10 ... Z=35).
+- CFI (ISO 10962): six letters, the first two the category and group; checked for shape and
+  for the category/group an instrument type must have.
 - National client identifiers for natural persons (RTS 22 Art. 6 and Annex II): the CONCAT code
   and the NIDN/CCPT identifiers, which ESMA's schema constrains to ``[A-Z]{2}[A-Z0-9]{1,33}``.
 
@@ -28,6 +30,20 @@ ISIN_PATTERN = re.compile(r"[A-Z]{2}[A-Z0-9]{9}[0-9]")
 CONCAT_PATTERN = re.compile(r"[A-Z]{2}[0-9]{8}[A-Z][A-Z#]{4}[A-Z][A-Z#]{4}")
 #: ESMA auth.016 pattern for a person's national identifier (NIDN, CCPT and CONCAT alike).
 NATIONAL_ID_PATTERN = re.compile(r"[A-Z]{2}[A-Z0-9#]{1,33}")
+CFI_PATTERN = re.compile(r"[A-Z]{6}")
+#: ISO 10962 (2019) categories: equities, collective investment vehicles, debt, entitlements,
+#: listed options, futures, swaps, non-listed options, spots, forwards, strategies, financing,
+#: referential instruments, others.
+CFI_CATEGORIES = frozenset("ECDROFSHIJKLTM")
+#: The CFI category + group prefix each QSuite instrument type must carry.
+CFI_PREFIX_BY_TYPE = {
+    "SHARE": "ES",  # equities, common/ordinary shares
+    "ETF": "CE",  # collective investment vehicles, exchange-traded funds
+    "BOND": "DB",  # debt instruments, bonds
+    "OPTION": "O",  # listed options (group: C call, P put)
+    "FUTURE": "F",  # futures (group: F financial, C commodities)
+    "FX_SPOT": "IF",  # spot, foreign exchange
+}
 #: Spanish DNI/NIE control letters, indexed by the number modulo 23.
 DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
@@ -165,6 +181,20 @@ def is_valid_isin(isin: str | None) -> bool:
     if isin is None or not ISIN_PATTERN.fullmatch(isin):
         return False
     return isin_with_check_digit(isin[:11]) == isin
+
+
+def is_valid_cfi(cfi: str | None, instrument_type: str | None = None) -> bool:
+    """Return whether `cfi` is six letters of a known ISO 10962 category.
+
+    With `instrument_type` (a key of CFI_PREFIX_BY_TYPE), also whether its category and group
+    fit the type: an option classified as an equity would pass the shape check alone.
+    """
+    if cfi is None or not CFI_PATTERN.fullmatch(cfi) or cfi[0] not in CFI_CATEGORIES:
+        return False
+    if instrument_type is None:
+        return True
+    prefix = CFI_PREFIX_BY_TYPE.get(instrument_type)
+    return prefix is not None and cfi.startswith(prefix)
 
 
 def _ascii_upper_letters(name: str) -> str:

@@ -18,14 +18,20 @@ import pytest
 
 from regreport import generator
 from regreport.generator import (
+    ACCOUNT_KINDS,
     DAY_TABLES,
+    MIN_ORDERS_ALL_CASES,
+    OFF_VENUE,
     REFERENCE_TABLES,
     TABLES,
     DayData,
     ReferenceData,
+    accrued_interest,
     build_day,
     build_reference_data,
     copy_text,
+    correct_executions,
+    coupon_dates,
     create_schema,
     generate,
     load,
@@ -34,6 +40,7 @@ from regreport.identifiers import (
     CONCAT_PATTERN,
     NATIONAL_ID_PATTERN,
     concat_national_id,
+    is_valid_cfi,
     is_valid_isin,
     is_valid_lei,
 )
@@ -45,6 +52,11 @@ if TYPE_CHECKING:
 
 DAY = date(2026, 3, 13)
 ORDERS = 4_000
+
+
+def _cols(table: str, row: tuple[str | None, ...]) -> dict[str, str | None]:
+    """A generated row by column name."""
+    return dict(zip(TABLES[table][0], row, strict=True))
 
 
 def _stream_sha256(ref: ReferenceData, day: DayData) -> str:
@@ -132,7 +144,10 @@ def test_reference_data_depends_on_the_seed_only() -> None:
         }
 
     keys_42, keys_7 = keys(build_reference_data(42)), keys(build_reference_data(7))
-    assert keys_42 == keys_7  # keys are seed-independent, so an upsert replaces a seed's rows
+    # Keys are seed-independent, so an upsert replaces a seed's rows; joint holders are the
+    # exception (which accounts are joint depends on the seed), so they are replaced whole.
+    del keys_42["account_joint_holders"], keys_7["account_joint_holders"]
+    assert keys_42 == keys_7
 
 
 @pytest.mark.unit
@@ -167,29 +182,122 @@ def test_progress_is_reported_about_every_ten_percent(ref: ReferenceData) -> Non
 
 
 @pytest.mark.unit
-def test_exactly_one_instrument_lacks_an_isin(ref: ReferenceData, day: DayData) -> None:
-    rows = ref.rows["instruments"]
-    missing = [r for r in rows if r[1] is None]
+def test_exactly_one_in_scope_instrument_lacks_an_isin(ref: ReferenceData, day: DayData) -> None:
+    rows = [_cols("instruments", r) for r in ref.rows["instruments"]]
+    missing = [r for r in rows if r["isin"] is None and r["instrument_type"] != "FX_SPOT"]
     assert len(missing) == 1
-    assert missing[0][0] == str(ref.no_isin_instrument_id)
-    assert all(is_valid_isin(r[1]) for r in rows if r[1] is not None)
-    assert len({r[1] for r in rows}) == len(rows)
-    assert 35 <= len(rows) <= 45
+    assert missing[0]["instrument_id"] == str(ref.no_isin_instrument_id)
+    assert missing[0]["instrument_type"] == "SHARE"
+    isins = [r["isin"] for r in rows if r["isin"] is not None]
+    assert all(is_valid_isin(isin) for isin in isins)
+    assert len(set(isins)) == len(isins)
+    assert [r["isin"] for r in rows if r["instrument_type"] == "FX_SPOT"] == [None]
+    assert 55 <= len(rows) <= 65
     assert day.no_isin_executions >= 1
     assert day.no_isin_executions < len(day.executions) * 0.05  # lightly traded
+
+
+#: ISO 10962 CFI prefixes per instrument type (equity shares, collective investment vehicles,
+#: debt bonds, options, financial futures, spot FX).
+_CFI_PREFIX = {"SHARE": "ES", "ETF": "CE", "BOND": "DB", "OPTION": "O", "FUTURE": "FF"}
+_CFI_PREFIX["FX_SPOT"] = "IF"
 
 
 @pytest.mark.unit
 def test_instruments_are_consistent(ref: ReferenceData) -> None:
     venues = {r[0]: r for r in ref.rows["venues"]}
-    ccy_by_country = {"GB": {"GBP", "USD"}}
+    ccy_by_country = {"GB": {"GBP", "USD"}, "US": {"USD"}, "ZZ": {"USD"}}
+    share_isins = {r[1] for r in ref.rows["instruments"] if r[6] == "SHARE" and r[1]}
+    kinds = Counter()
     for row in ref.rows["instruments"]:
-        _, isin, cfi, _, currency, mic, kind, tick, price = row
-        assert cfi == ("ESVUFR" if kind == "SHARE" else "CEOGEU")
-        assert mic in venues
-        assert currency in ccy_by_country.get(venues[mic][3], {"EUR"})
-        assert Decimal(price) % Decimal(tick) == 0
-        assert Decimal(price) > 0
+        i = _cols("instruments", row)
+        kind, cfi = i["instrument_type"] or "", i["cfi"] or ""
+        kinds[kind] += 1
+        assert is_valid_cfi(cfi, kind)
+        assert cfi.startswith(_CFI_PREFIX[kind])
+        assert i["primary_mic"] in venues
+        assert i["currency"] in ccy_by_country.get(venues[i["primary_mic"]][3], {"EUR"})
+        tick, price = Decimal(i["tick_size"] or "0"), Decimal(i["reference_price"] or "0")
+        assert price > 0
+        assert price % tick == 0
+        bond, derivative = kind == "BOND", kind in ("OPTION", "FUTURE")
+        assert (i["price_notation"], i["quantity_notation"]) == (
+            ("PERC", "NOML") if bond else ("MONE", "UNIT")
+        )
+        assert (i["maturity_date"] is not None) == bond
+        assert (i["expiry_date"] is not None) == derivative
+        assert (i["underlying_isin"] is not None) == derivative
+        assert (i["price_multiplier"] is not None) == derivative
+        assert (i["option_type"] is not None) == (kind == "OPTION")
+        if bond:
+            assert 85 <= price <= 115  # a percentage of the nominal
+            assert i["notional_currency"] == i["currency"]
+            assert cfi[3] == ("T" if i["is_sovereign"] == "t" else "U")  # guarantee attribute
+        else:
+            assert i["is_sovereign"] == "f"
+        if derivative:
+            assert i["underlying_isin"] in share_isins
+            assert Decimal(i["price_multiplier"] or "0") > 1
+            assert i["delivery_type"] in ("PHYS", "CASH")
+            assert date.fromisoformat(i["expiry_date"] or "") > DAY
+            on_us_venue = venues[i["primary_mic"]][3] == "US"
+            assert i["in_firds"] == ("f" if on_us_venue else "t")
+        if kind == "OPTION":
+            # CFI: O, call/put, exercise style, S(tock), delivery, S(tandardised).
+            assert cfi[1] == ("C" if i["option_type"] == "CALL" else "P")
+            assert cfi[2] == (i["exercise_style"] or "")[0]
+            assert cfi[4] == (i["delivery_type"] or "")[0]
+            assert Decimal(i["strike_price"] or "0") > 0
+            assert i["strike_currency"] == i["currency"]
+        if kind == "FUTURE":
+            assert i["delivery_type"] == "CASH"
+        if kind == "FX_SPOT":
+            assert (i["primary_mic"], i["in_firds"]) == (OFF_VENUE, "f")
+    assert {k for k, n in kinds.items() if n} == set(_CFI_PREFIX)
+    assert kinds["SHARE"] > sum(n for k, n in kinds.items() if k != "SHARE") / 2
+    sovereign = [
+        r for r in ref.rows["instruments"] if _cols("instruments", r)["is_sovereign"] == "t"
+    ]
+    assert 1 <= len(sovereign) < kinds["BOND"]  # government and corporate bonds
+
+
+@pytest.mark.unit
+def test_accrued_interest_hand_example() -> None:
+    # 2.75 % annual coupon paid every 25 October; traded on 2026-03-13.
+    maturity, on = date(2032, 10, 25), date(2026, 3, 13)
+    assert coupon_dates(maturity, on) == (date(2025, 10, 25), date(2026, 10, 25))
+    # Days since 2025-10-25: 6 (rest of Oct) + 30 + 31 + 31 + 28 + 13 = 139; period 365 days.
+    # 100,000 x 2.75 % = 2,750 a year; 2,750 x 139 / 365 = 1,047.2602... -> 1,047.26.
+    assert accrued_interest(100_000, "2.75", maturity, on) == Decimal("1047.26")
+    # On a coupon date nothing has accrued yet.
+    assert accrued_interest(100_000, "2.75", maturity, date(2026, 10, 25)) == Decimal("0.00")
+    # Half up: 1,000 x 5 % x 73 / 365 = 10.00 exactly; 1,000 x 3.85 % x 1 / 365 = 0.1054...
+    assert accrued_interest(1_000, "5", date(2030, 1, 1), date(2026, 3, 15)) == Decimal("10.00")
+    assert accrued_interest(1_000, "3.85", date(2030, 9, 1), date(2025, 9, 2)) == Decimal("0.11")
+
+
+@pytest.mark.unit
+def test_bond_fills_carry_accrued_interest(ref: ReferenceData, day: DayData) -> None:
+    instruments = {r[0]: _cols("instruments", r) for r in ref.rows["instruments"]}
+    orders = {o[0]: _cols("orders", o) for o in day.orders}
+    bonds = 0
+    for row in day.executions:
+        e = _cols("executions", row)
+        i = instruments[orders[e["order_id"]]["instrument_id"]]
+        if i["instrument_type"] != "BOND":
+            assert e["accrued_interest"] is None
+            continue
+        bonds += 1
+        nominal = Decimal(e["quantity"] or "0")
+        assert nominal % 1000 == 0  # whole denominations
+        # The coupon is in the full name ("... 2.75% dd/mm/yyyy").
+        coupon = re.search(r" (\d+\.\d+)% ", i["full_name"] or "")
+        assert coupon
+        maturity = date.fromisoformat(i["maturity_date"] or "")
+        expected = accrued_interest(nominal, coupon.group(1), maturity, DAY)
+        assert Decimal(e["accrued_interest"] or "") == expected
+        assert 80 <= Decimal(e["price"] or "0") <= 120  # percent of nominal
+    assert bonds > 0
 
 
 @pytest.mark.unit
@@ -204,6 +312,10 @@ def test_all_leis_are_valid(ref: ReferenceData) -> None:
             assert is_valid_lei(account[3]), account
         else:
             assert account[3] is None
+        a = _cols("accounts", account)
+        if a["poa_lei"] is not None:
+            assert is_valid_lei(a["poa_lei"])
+    assert all(is_valid_lei(lei) for lei in ref.transmitting_firm_leis + ref.counterparty_leis)
 
 
 @pytest.mark.unit
@@ -222,12 +334,52 @@ def test_account_mix(ref: ReferenceData) -> None:
     assert {a[8] for a in natural} >= {"FR", "DE", "NL", "IT", "ES", "GB"}
     assert {a[10] for a in natural} == {"CONCAT", "NIDN", "CCPT"}
     assert Counter(a[10] for a in natural).most_common(1)[0][0] == "CONCAT"
+    assert all(ref.accounts_by_kind[kind] for kind in ACCOUNT_KINDS)
+    assert Counter(a[12] for a in clients)["EXECUTION_ONLY"] > len(clients) / 2
+
+
+@pytest.mark.unit
+def test_mandates_and_joint_holders(ref: ReferenceData) -> None:
+    accounts = {a[0]: _cols("accounts", a) for a in ref.rows["accounts"]}
+    kinds = ref.accounts_by_kind
+    for account_id in kinds["DISCRETIONARY"]:
+        assert accounts[account_id]["mandate"] == "DISCRETIONARY"
+        assert account_id in ref.firm_decides
+    assert set(ref.house_account_ids) <= ref.firm_decides
+    for account_id in kinds["POA_LEI"] + kinds["POA_PERSON"]:
+        a = accounts[account_id]
+        assert a["mandate"] == "POWER_OF_ATTORNEY"
+        person = [a[f"poa_{c}"] for c in ("first_name", "surname", "birth_date", "national_id")]
+        if account_id in kinds["POA_LEI"]:
+            assert is_valid_lei(a["poa_lei"])
+            assert person == [None] * 4
+        else:
+            assert a["poa_lei"] is None
+            assert None not in person
+            assert a["poa_national_id_type"] in ("NIDN", "CCPT", "CONCAT")
+    for account_id in kinds["DMA"]:
+        assert accounts[account_id]["account_type"] == "LEGAL"
+    holders = [_cols("account_joint_holders", h) for h in ref.rows["account_joint_holders"]]
+    assert sorted(h["account_id"] or "" for h in holders) == sorted(kinds["JOINT"])
+    for h in holders:
+        first = accounts[h["account_id"]]
+        assert first["account_type"] == "NATURAL"
+        assert first["mandate"] == "EXECUTION_ONLY"
+        assert h["holder_seq"] == "2"
 
 
 def _people(ref: ReferenceData) -> Iterator[tuple[str, str, str, str, str, str]]:
     for a in ref.rows["accounts"]:
         if a[1] == "NATURAL":
             yield tuple(str(v) for v in a[5:11])  # type: ignore[misc]
+        poa = _cols("accounts", a)
+        if poa["poa_national_id"] is not None:  # no nationality column: the id's prefix
+            nationality = (poa["poa_national_id"] or "")[:2]
+            names = ("first_name", "surname", "birth_date")
+            yield (*(str(poa[f"poa_{n}"]) for n in names), nationality,  # type: ignore[misc]
+                   str(poa["poa_national_id"]), str(poa["poa_national_id_type"]))  # fmt: skip
+    for h in ref.rows["account_joint_holders"]:
+        yield tuple(str(v) for v in h[2:8])  # type: ignore[misc]
     for t in ref.rows["traders"]:
         yield tuple(str(v) for v in t[1:7])  # type: ignore[misc]
 
@@ -304,8 +456,12 @@ def test_orders_are_well_formed(ref: ReferenceData, day: DayData) -> None:
     ticks = {r[0]: Decimal(r[7] or "0") for r in ref.rows["instruments"]}
     open_us, close_us = generator.SESSION_OPEN_US, generator.SESSION_CLOSE_US
     for order in day.orders:
-        assert (order[3] is None) != (order[4] is None)  # a trader or an algo, not both
-        created, updated = _micros(order[11] or ""), _micros(order[12] or "")
+        if order[12] == "t":  # the client executes (DEA): neither a trader nor an algo
+            assert order[3] is None
+            assert order[4] is None
+        else:
+            assert (order[3] is None) != (order[4] is None)  # a trader or an algo, not both
+        created, updated = _micros(order[15] or ""), _micros(order[16] or "")
         assert open_us <= created <= updated <= close_us
         if order[6] == "LIMIT":
             assert Decimal(order[7] or "0") % ticks[order[2]] == 0
@@ -314,13 +470,13 @@ def test_orders_are_well_formed(ref: ReferenceData, day: DayData) -> None:
             assert order[7] is None
             assert order[10] in ("FILLED", "CANCELLED")
         assert Decimal(order[8] or "0") == int(Decimal(order[8] or "0")) > 0
-    created_times = [_micros(o[11] or "") for o in day.orders]
+    created_times = [_micros(o[15] or "") for o in day.orders]
     assert created_times == sorted(created_times)  # ids follow arrival
 
 
 @pytest.mark.unit
 def test_intraday_volume_is_u_shaped(day: DayData) -> None:
-    hours = Counter(_micros(o[11] or "") // 3_600_000_000 for o in day.orders)
+    hours = Counter(_micros(o[15] or "") // 3_600_000_000 for o in day.orders)
     assert hours[8] > hours[12]
     assert hours[15] > hours[12]
 
@@ -335,7 +491,7 @@ def test_executions_are_consistent_with_orders(ref: ReferenceData, day: DayData)
         order = orders[execution[1]]
         instrument = instruments[order[2]]
         executed = _micros(execution[2] or "")
-        assert _micros(order[11] or "") < executed <= _micros(order[12] or "")
+        assert _micros(order[15] or "") < executed <= _micros(order[16] or "")
         price, tick = Decimal(execution[4] or "0"), Decimal(instrument[7] or "0")
         assert price > 0
         assert price % tick == 0
@@ -346,12 +502,14 @@ def test_executions_are_consistent_with_orders(ref: ReferenceData, day: DayData)
         assert execution[6] in venue_mics
         assert execution[8] == ("DEAL" if order[1] in house else execution[8])
         assert (execution[8] == "DEAL") == (order[1] in house)
-    venue_ids = [e[7] or "" for e in day.executions]
+    venue_ids = [e[7] for e in day.executions if e[6] != OFF_VENUE]
     assert len(set(venue_ids)) == len(venue_ids)
-    assert all(re.fullmatch(r"[A-Z0-9]{1,52}", v) for v in venue_ids)
+    assert all(re.fullmatch(r"[A-Z0-9]{1,52}", v or "") for v in venue_ids)
+    assert all(e[7] is None for e in day.executions if e[6] == OFF_VENUE)
     primary = {r[0]: r[5] for r in ref.rows["instruments"]}
-    on_primary = sum(1 for e in day.executions if e[6] == primary[orders[e[1]][2]])
-    assert 0.6 <= on_primary / len(day.executions) <= 0.8
+    shares = [e for e in day.executions if instruments[orders[e[1]][2]][6] == "SHARE"]
+    on_primary = sum(1 for e in shares if e[6] == primary[orders[e[1]][2]])
+    assert 0.6 <= on_primary / len(shares) <= 0.8
 
 
 @pytest.mark.unit
@@ -398,6 +556,171 @@ def test_default_day_size() -> None:
     assert 100_000 <= stream.quote_total <= 300_000
 
 
+# ------------------------------------------------------------------------------ the cases
+
+
+def _cases(ref: ReferenceData, day: DayData) -> dict[str, bool]:
+    """Every situation the report must handle, and whether the day contains it."""
+    instruments = {r[0]: _cols("instruments", r) for r in ref.rows["instruments"]}
+    orders = {o[0]: _cols("orders", o) for o in day.orders}
+    fills = [_cols("executions", e) for e in day.executions]
+    kind_of = {a: kind for kind, ids in ref.accounts_by_kind.items() for a in ids}
+    traded = {
+        (
+            i["instrument_type"],
+            i["in_firds"],
+            i["is_sovereign"],
+            i["isin"] is None,
+        )
+        for i in (instruments[orders[f["order_id"]]["instrument_id"]] for f in fills)
+    }
+    accounts = {kind_of.get(orders[f["order_id"]]["account_id"] or "", "HOUSE") for f in fills}
+    filled = [orders[o] for o in {f["order_id"] for f in fills}]
+    shorts = {o["short_selling_ind"] for o in filled}
+    sovereign_short = any(
+        o["short_selling_ind"] and instruments[o["instrument_id"]]["is_sovereign"] == "t"
+        for o in filled
+    )
+    firm_decided = [o for o in filled if o["account_id"] in ref.firm_decides]
+    complex_ids = Counter(f["complex_trade_id"] for f in fills if f["complex_trade_id"])
+    off_venue = [f for f in fills if f["venue_mic"] == OFF_VENUE]
+    return {
+        "no_isin_share": ("SHARE", "t", "f", True) in traded,
+        "share": ("SHARE", "t", "f", False) in traded,
+        "etf": ("ETF", "t", "f", False) in traded,
+        "government_bond": ("BOND", "t", "t", False) in traded,
+        "corporate_bond": ("BOND", "t", "f", False) in traded,
+        "option_in_firds": ("OPTION", "t", "f", False) in traded,
+        "option_not_in_firds": ("OPTION", "f", "f", False) in traded,
+        "future_in_firds": ("FUTURE", "t", "f", False) in traded,
+        "future_not_in_firds": ("FUTURE", "f", "f", False) in traded,
+        "fx_spot": ("FX_SPOT", "f", "f", True) in traded,
+        **{f"account_{kind.lower()}": kind in accounts for kind in ("HOUSE", *ACCOUNT_KINDS)},
+        "trader_decides": any(o["decision_trader_id"] for o in firm_decided),
+        "algo_decides": any(o["algo_id"] and not o["decision_trader_id"] for o in firm_decided),
+        "client_executes": any(o["client_executes"] == "t" for o in filled),
+        "transmitted": any(o["transmitted_by_lei"] for o in filled),
+        **{f"short_{code.lower()}": code in shorts for code in ("SELL", "SESH", "SSEX", "UNDI")},
+        "sovereign_short": sovereign_short,
+        **{f"capacity_{c.lower()}": any(f["trading_capacity"] == c for f in fills)
+           for c in ("DEAL", "MTCH", "AOTC")},
+        "off_venue": any(f["exec_kind"] == "TRADE" and f["counterparty_lei"] for f in off_venue),
+        "otc_post_trade": any(f["otc_post_trade_ind"] for f in off_venue),
+        "waiver": any(f["waiver_ind"] for f in fills),
+        "branch": any(f["member_branch_country"] for f in fills),
+        "complex_trade": 2 in complex_ids.values(),
+        "internal_transfer": any(f["exec_kind"] == "INTERNAL_TRANSFER" for f in fills),
+        "busted_fill": any(f["status"] == "CANCELLED" for f in fills),
+        "accrued_interest": any(f["accrued_interest"] for f in fills),
+    }  # fmt: skip
+
+
+@pytest.mark.unit
+def test_every_case_from_the_smallest_day_on(ref: ReferenceData, day: DayData) -> None:
+    smallest = build_day(ref, DAY, MIN_ORDERS_ALL_CASES, 42)
+    assert [name for name, present in _cases(ref, smallest).items() if not present] == []
+    assert [name for name, present in _cases(ref, day).items() if not present] == []
+    # One order less and the strategy (two orders) no longer fits.
+    smaller = _cases(ref, build_day(ref, DAY, MIN_ORDERS_ALL_CASES - 1, 42))
+    assert not smaller["complex_trade"]
+    assert smaller["no_isin_share"]
+    other_seed = build_reference_data(7)
+    small = build_day(other_seed, DAY + timedelta(days=3), MIN_ORDERS_ALL_CASES, 7)
+    assert all(_cases(other_seed, small).values())
+
+
+@pytest.mark.unit
+def test_every_case_at_the_default_size(ref: ReferenceData) -> None:
+    big = build_day(ref, DAY, 50_000, 42)
+    assert [name for name, present in _cases(ref, big).items() if not present] == []
+    instruments = {r[0]: r[6] for r in ref.rows["instruments"]}
+    orders = {o[0]: instruments[o[2]] for o in big.orders}
+    by_type = Counter(orders[e[1]] for e in big.executions)
+    assert by_type["SHARE"] > len(big.executions) / 2  # shares dominate
+    assert 1 <= by_type["FX_SPOT"] <= 20  # a few a day
+    kinds = Counter(e[9] for e in big.executions)
+    assert 1 <= kinds["INTERNAL_TRANSFER"] <= 40
+    assert 1 <= Counter(e[16] for e in big.executions)["CANCELLED"] <= 60
+
+
+@pytest.mark.unit
+def test_order_attributes(ref: ReferenceData, day: DayData) -> None:
+    instruments = {r[0]: _cols("instruments", r) for r in ref.rows["instruments"]}
+    for row in day.orders:
+        o = _cols("orders", row)
+        i = instruments[o["instrument_id"]]
+        firm_decides = o["account_id"] in ref.firm_decides
+        if not firm_decides:
+            assert o["decision_trader_id"] is None
+        elif o["trader_id"] is not None:  # a person executes: a person decided
+            assert o["decision_trader_id"] is not None
+        assert (o["client_executes"] == "t") == (o["account_id"] in ref.dma_accounts)
+        if o["transmitted_by_lei"] is not None:
+            assert o["transmitted_by_lei"] in ref.transmitting_firm_leis
+            assert o["account_id"] not in ref.house_account_ids
+        short_sellable = i["instrument_type"] == "SHARE" or i["is_sovereign"] == "t"
+        assert (o["short_selling_ind"] is not None) == (o["side"] == "SELL" and short_sellable)
+    shorts = Counter(o[14] for o in day.orders if o[14])
+    assert shorts.most_common(1)[0][0] == "SELL"
+
+
+@pytest.mark.unit
+def test_execution_attributes(ref: ReferenceData, day: DayData) -> None:
+    orders = {o[0]: _cols("orders", o) for o in day.orders}
+    instruments = {r[0]: _cols("instruments", r) for r in ref.rows["instruments"]}
+    venue_country = {v[0]: v[3] for v in ref.rows["venues"]}
+    waivers = {"RFPT", "NLIQ", "OILQ", "PRIC", "SIZE", "ILQD"}
+    otc_codes = {"BENC", "ACTX", "LRGS", "ILQD", "SIZE", "CANC", "AMND", "SDIV", "RPRI", "DUPL"}
+    for row in day.executions:
+        e = _cols("executions", row)
+        kind = instruments[orders[e["order_id"]]["instrument_id"]]["instrument_type"]
+        off_venue = e["venue_mic"] == OFF_VENUE
+        if kind in ("OPTION", "FUTURE"):
+            assert not off_venue  # exchange-traded only
+        if kind == "FX_SPOT" or e["exec_kind"] == "INTERNAL_TRANSFER":
+            assert off_venue
+        if off_venue and e["exec_kind"] == "TRADE":
+            assert is_valid_lei(e["counterparty_lei"])
+        else:
+            assert e["counterparty_lei"] is None
+        if e["waiver_ind"] is not None:
+            assert not off_venue
+            assert set((e["waiver_ind"] or "").split()) <= waivers
+        if e["otc_post_trade_ind"] is not None:
+            assert off_venue
+            assert set((e["otc_post_trade_ind"] or "").split()) <= otc_codes
+        if e["member_branch_country"] is not None:
+            assert e["member_branch_country"] == venue_country[e["venue_mic"]]
+            assert e["member_branch_country"] != "FR"  # the head office's country
+        executed, updated = _micros(e["executed_at"] or ""), _micros(e["updated_at"] or "")
+        if e["status"] == "CANCELLED":  # busted later the same day
+            assert e["version"] == "2"
+            assert executed < updated
+        else:
+            assert (e["status"], e["version"], updated) == ("LIVE", "1", executed)
+
+
+@pytest.mark.unit
+def test_complex_trades_have_two_option_legs(ref: ReferenceData, day: DayData) -> None:
+    orders = {o[0]: _cols("orders", o) for o in day.orders}
+    kinds = {r[0]: r[6] for r in ref.rows["instruments"]}
+    complex_legs: dict[str, list[dict[str, str | None]]] = defaultdict(list)
+    for row in day.executions:
+        e = _cols("executions", row)
+        if e["complex_trade_id"] is not None:
+            assert re.fullmatch(r"[A-Z0-9]{1,35}", e["complex_trade_id"] or "")
+            assert kinds[orders[e["order_id"]]["instrument_id"]] == "OPTION"
+            complex_legs[e["complex_trade_id"] or ""].append(e)
+    assert complex_legs
+    for legs in complex_legs.values():
+        assert len(legs) == 2
+        assert legs[0]["executed_at"] == legs[1]["executed_at"]
+        assert legs[0]["quantity"] == legs[1]["quantity"]
+        first, second = (orders[leg["order_id"]] for leg in legs)
+        assert first["account_id"] == second["account_id"]
+        assert first["instrument_id"] != second["instrument_id"]
+
+
 # ------------------------------------------------------------------------------ PostgreSQL
 
 
@@ -419,7 +742,7 @@ def _checksums(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
 @pytest.fixture
 def source_dsn(pg_services: Settings) -> Iterator[str]:
     """A scratch database of the test cluster, so other tests' data cannot interfere."""
-    name = "regreport_generator_test"
+    name = "h1_generator_test"
     admin = pg_services.dsn("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"drop database if exists {name} with (force)")
@@ -443,7 +766,8 @@ def test_generate_loads_idempotently_and_days_accumulate(source_dsn: str) -> Non
         assert counts["instruments"] == stats.instruments
         no_isin = conn.execute(
             "select count(*) from qsuite.executions e join qsuite.orders o using (order_id)"
-            " join qsuite.instruments i using (instrument_id) where i.isin is null"
+            " join qsuite.instruments i using (instrument_id)"
+            " where i.isin is null and i.instrument_type <> 'FX_SPOT'"  # spot FX has none
         ).fetchone()
         assert no_isin == (stats.no_isin_executions,)
         assert stats.no_isin_executions >= 1
@@ -489,3 +813,60 @@ def test_create_schema_is_idempotent(source_dsn: str) -> None:
             "select table_name from information_schema.tables where table_schema = 'qsuite'"
         ).fetchall()
     assert {t for (t,) in tables} == set(TABLES)
+
+
+@pytest.mark.integration
+def test_an_old_layout_is_recreated(source_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    with psycopg.connect(source_dsn) as conn:  # the layout before issue 3, in short
+        conn.execute(
+            "create schema qsuite; create table qsuite.executions (execution_id bigint primary key,"
+            " order_id bigint not null, executed_at timestamptz not null)"
+        )
+    with caplog.at_level("WARNING", logger="regreport.generator"):
+        stats = generate(source_dsn, DAY, orders=MIN_ORDERS_ALL_CASES, seed=42)
+    assert any("dropping and recreating schema qsuite" in r.message for r in caplog.records)
+    with psycopg.connect(source_dsn) as conn:
+        count = conn.execute("select count(*) from qsuite.executions").fetchone()
+        holders = conn.execute("select count(*) from qsuite.account_joint_holders").fetchone()
+    assert count == (stats.executions,)
+    assert holders == (len(build_reference_data(42).rows["account_joint_holders"]),)
+
+
+@pytest.mark.integration
+def test_corrections_amend_and_cancel_fills_of_an_earlier_day(source_dsn: str) -> None:
+    trade_date, on_date = date(2026, 3, 12), date(2026, 3, 13)  # a Thursday, then a Friday
+    generate(source_dsn, trade_date, orders=300, seed=42)
+    query = (
+        "select execution_id, price, quantity, accrued_interest, status, version, updated_at"
+        " from qsuite.executions order by execution_id"
+    )
+    with psycopg.connect(source_dsn) as conn:
+        before = {r[0]: r for r in conn.execute(query).fetchall()}
+        with pytest.raises(ValueError, match="business day after"):
+            correct_executions(conn, trade_date, date(2026, 3, 14), amend=1)  # a Saturday
+        with pytest.raises(ValueError, match="corrections asked"):
+            correct_executions(conn, trade_date, on_date, amend=len(before) + 1)
+        changed = correct_executions(conn, trade_date, on_date, amend=3, cancel=2, seed=42)
+        after = {r[0]: r for r in conn.execute(query).fetchall()}
+    assert len(changed) == len(set(changed)) == 3 + 2
+    for execution_id, row in after.items():
+        old = before[execution_id]
+        if execution_id not in changed:
+            assert row == old
+            continue
+        assert old[4] == "LIVE"
+        assert row[5] == old[5] + 1
+        assert row[6].date() == on_date
+        assert 8 <= row[6].hour < 17  # during the session
+    cancelled = [e for e in changed if after[e][4] == "CANCELLED"]
+    amended = [e for e in changed if after[e][4] == "LIVE"]
+    assert (len(cancelled), len(amended)) == (2, 3)
+    for e in amended:  # a new price or a smaller quantity
+        assert after[e][1] != before[e][1] or after[e][2] < before[e][2]
+
+    # Deterministic: the same call on the same source picks and writes the same.
+    generate(source_dsn, trade_date, orders=300, seed=42)
+    with psycopg.connect(source_dsn) as conn:
+        again = correct_executions(conn, trade_date, on_date, amend=3, cancel=2, seed=42)
+        assert again == changed
+        assert {r[0]: r for r in conn.execute(query).fetchall()} == after

@@ -11,6 +11,7 @@ from regreport.identifiers import (
     CONCAT_PATTERN,
     NATIONAL_ID_PATTERN,
     concat_national_id,
+    is_valid_cfi,
     is_valid_concat,
     is_valid_isin,
     is_valid_lei,
@@ -155,3 +156,37 @@ def test_spanish_dni_letter() -> None:
     assert spanish_dni(0) == "00000000T"
     with pytest.raises(ValueError, match="8 digits"):
         spanish_dni(100_000_000)
+
+
+@pytest.mark.parametrize(
+    ("cfi", "instrument_type"),
+    [
+        ("ESVUFR", "SHARE"),  # voting, free, fully paid, registered share
+        ("CEOGEU", "ETF"),
+        ("DBFTFB", "BOND"),  # fixed rate, government guarantee, fixed maturity, bearer
+        ("OCESPS", "OPTION"),  # call, European, stock, physical, standardised
+        ("OPASCS", "OPTION"),
+        ("FFSCSX", "FUTURE"),  # financial, single stock, cash, standardised
+        ("IFXXXP", "FX_SPOT"),
+    ],
+)
+def test_cfi_fits_its_instrument_type(cfi: str, instrument_type: str) -> None:
+    assert is_valid_cfi(cfi)
+    assert is_valid_cfi(cfi, instrument_type)
+
+
+@pytest.mark.parametrize(
+    ("cfi", "instrument_type"),
+    [
+        ("OCESPS", "SHARE"),  # a valid CFI of another type
+        ("ESVUFR", "BOND"),
+        ("ESVUFR", "SWAPTION"),  # unknown type
+        ("ESVUF", None),  # five letters
+        ("ESVUF1", None),
+        ("esvufr", None),
+        ("ZSVUFR", None),  # no category Z
+        (None, None),
+    ],
+)
+def test_bad_cfis_are_rejected(cfi: str | None, instrument_type: str | None) -> None:
+    assert not is_valid_cfi(cfi, instrument_type)

@@ -1,0 +1,176 @@
+"""`extract_period`: the run scope (executed or changed in the period), idempotent landing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from regreport.extract import REFERENCE_TABLES, extract_period
+from regreport.generator import correct_executions, generate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from regreport.config import Settings
+
+DAY_1, DAY_2 = date(2026, 3, 12), date(2026, 3, 13)
+ORDERS = 150
+SRC, WH = "h1_extract_src", "h1_extract_wh"
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _one(conn: psycopg.Connection, query: str, params: tuple = ()) -> int:
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture(scope="module")
+def dsns(pg_services: Settings) -> Iterator[tuple[str, str]]:
+    """A source with two generated days and an empty warehouse, dropped afterwards."""
+    admin = pg_services.dsn("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in (SRC, WH):
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    src, wh = pg_services.dsn(SRC), pg_services.dsn(WH)
+    generate(src, DAY_1, orders=ORDERS, seed=42)
+    generate(src, DAY_2, orders=ORDERS, seed=42)
+    yield src, wh
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in (SRC, WH):
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+def _source_counts(src: str, day: date) -> dict[str, int]:
+    start, end = _bounds(day)
+    p = (start, end)
+    with psycopg.connect(src) as conn:
+        executed = _one(
+            conn,
+            "select count(*) from qsuite.executions where executed_at >= %s and executed_at < %s",
+            p,
+        )
+        changed_earlier = _one(
+            conn,
+            "select count(*) from qsuite.executions"
+            " where updated_at >= %s and updated_at < %s and executed_at < %s",
+            (*p, start),
+        )
+        orders = _one(
+            conn,
+            "select count(*) from qsuite.orders where (created_at >= %s and created_at < %s)"
+            " or order_id in (select order_id from qsuite.executions"
+            " where (executed_at >= %s and executed_at < %s)"
+            " or (updated_at >= %s and updated_at < %s))",
+            (*p, *p, *p),
+        )
+        holders = _one(conn, "select count(*) from qsuite.account_joint_holders")
+    return {
+        "executed": executed,
+        "corrections": changed_earlier,
+        "orders": orders,
+        "holders": holders,
+    }
+
+
+_RAW_EXECUTIONS = (
+    "select execution_id, price, quantity, status, version, updated_at"
+    " from raw.qsuite_executions order by execution_id"
+)
+
+
+@pytest.mark.integration
+def test_corrections_land_with_the_period_they_were_made_in(
+    dsns: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    src, wh = dsns
+    with psycopg.connect(wh) as conn:  # a raw table from the layout before issue 3
+        conn.execute(
+            "create schema raw; create table raw.qsuite_executions (execution_id bigint,"
+            " executed_at timestamptz, _extract_run_id text not null)"
+        )
+    with caplog.at_level("WARNING", logger="regreport.extract"):
+        first = extract_period(src, wh, *_bounds(DAY_1), run_id="R1")
+    assert any("older column layout" in r.message for r in caplog.records)
+    expected_1 = _source_counts(src, DAY_1)
+    assert first.rows["executions"] == expected_1["executed"]
+    assert first.corrections == 0
+    assert first.rows["orders"] == expected_1["orders"]
+    assert first.rows["account_joint_holders"] == expected_1["holders"] > 0
+    assert set(REFERENCE_TABLES) <= set(first.rows)
+
+    # The back office amends 2 and cancels 1 fill of day 1 on day 2.
+    with psycopg.connect(src) as conn:
+        changed = correct_executions(conn, DAY_1, DAY_2, amend=2, cancel=1, seed=42)
+        source_rows = {
+            r[0]: r
+            for r in conn.execute(
+                "select execution_id, price, quantity, status, version, updated_at"
+                " from qsuite.executions where execution_id = any(%s)",
+                (changed,),
+            ).fetchall()
+        }
+
+    second = extract_period(src, wh, *_bounds(DAY_2), run_id="R2")
+    expected_2 = _source_counts(src, DAY_2)
+    assert expected_2["corrections"] == len(changed)  # 2 amended + 1 cancelled = 3
+    # The scope: day 2's fills plus the 3 corrected fills of day 1.
+    assert second.rows["executions"] == expected_2["executed"] + len(changed)
+    assert second.corrections == len(changed)
+    assert second.rows["orders"] == expected_2["orders"]
+    with psycopg.connect(wh) as conn:
+        landed = {r[0]: r for r in conn.execute(_RAW_EXECUTIONS).fetchall()}
+        # One row per execution: day 1's and day 2's, no duplicate of the corrected ones.
+        assert len(landed) == expected_1["executed"] + expected_2["executed"]
+        for execution_id in changed:
+            assert landed[execution_id] == source_rows[execution_id]  # the latest version
+            assert landed[execution_id][4] == 2
+        run_ids = dict(
+            conn.execute(
+                "select execution_id, _extract_run_id from raw.qsuite_executions"
+                " where execution_id = any(%s)",
+                (changed,),
+            ).fetchall()
+        )
+        assert set(run_ids.values()) == {"R2"}
+        corrected_orders = _one(
+            conn,
+            "select count(*) from raw.qsuite_orders where _extract_run_id = 'R2' and order_id in"
+            " (select order_id from raw.qsuite_executions where execution_id = any(%s))",
+            (changed,),
+        )
+        assert corrected_orders == len(_orders_of(src, changed))
+        orders_total = _one(conn, "select count(*) from raw.qsuite_orders")
+        distinct_orders = _one(conn, "select count(distinct order_id) from raw.qsuite_orders")
+        assert orders_total == distinct_orders
+
+    # A rerun of day 2 lands the same rows; a rerun of day 1 keeps one row per execution.
+    rerun = extract_period(src, wh, *_bounds(DAY_2), run_id="R3")
+    assert (rerun.rows, rerun.corrections) == (second.rows, second.corrections)
+    again_1 = extract_period(src, wh, *_bounds(DAY_1), run_id="R4")
+    assert again_1.rows["executions"] == expected_1["executed"]
+    assert again_1.corrections == 0
+    with psycopg.connect(wh) as conn:
+        assert {r[0]: r for r in conn.execute(_RAW_EXECUTIONS).fetchall()} == landed
+        assert _one(conn, "select count(*) from raw.qsuite_orders") == orders_total
+
+
+def _orders_of(src: str, execution_ids: list[int]) -> set[int]:
+    with psycopg.connect(src) as conn:
+        rows = conn.execute(
+            "select order_id from qsuite.executions where execution_id = any(%s)", (execution_ids,)
+        ).fetchall()
+    return {r[0] for r in rows}
