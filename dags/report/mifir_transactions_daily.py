@@ -3,25 +3,35 @@
 Builds the MiFIR RTS 22 transaction report (ISO 20022 `auth.016`) for one business day of the
 firm's executions and archives it, write-once, for the retention period.
 
-1. `extract_period` copies the day's orders, executions and quotes, and all reference data,
-   from the QSuite trading database into the warehouse `raw` schema (delete+insert per
-   period, COPY).
-2. `dbt_build` runs the dbt staging, intermediate and reports models and their tests
-   (astronomer-cosmos).
-3. `validate_report` runs the Great Expectations checkpoint
+1. `extract_period` copies the day's executions, orders and quotes, every execution changed
+   during the day (amendments and cancellations of earlier trades), and all reference data,
+   from the QSuite trading database into the warehouse `raw` schema (idempotent, COPY).
+2. `dbt_transform` runs the dbt staging and intermediate models and their tests
+   (astronomer-cosmos): RTS 22 fields, eligibility (`int_mifir__eligibility`: reportable or
+   not, with a reason) and the SQL blocking checks.
+3. `apply_rules` evaluates the validation rule catalogue (`regreport.rules`: LEI and ISIN
+   check digits, MICs active on the trade date, CONCAT, mandatory and forbidden fields per
+   instrument type, ...) and records violations in `regreport.rule_violations`.
+4. `dbt_reports` builds the report rows and the quarantine (every blocking reason code and the
+   source row of each quarantined execution).
+5. `validate_report` runs the Great Expectations checkpoint
    `mifir_transactions_daily__report` on the day's report rows. **A failure stops the run.**
-4. `render_report` streams the records into `auth.016` inside the `head.001`/`head.003`
-   envelope, validates the file against the ESMA XSDs, reconciles the counts (source =
-   reported + quarantined + not reportable) and writes the SHA-256 manifest.
-5. `archive_report` uploads report and manifest to S3 with Object Lock COMPLIANCE
+6. `render_report` reconciles the counts (source = reported + quarantined + not reportable),
+   diffs the report rows against the transaction ledger (new, amended: `Cxl` + `New`,
+   cancelled: `Cxl`), streams the records into `auth.016` files (split by size) inside the
+   `head.001`/`head.003` envelope, validates them against the ESMA XSDs and writes the
+   SHA-256 manifests.
+7. `archive_report` uploads files and manifests to S3 with Object Lock COMPLIANCE
    retention. A rerun that produced the same bytes archives nothing new.
-6. `register_report` records the report, its S3 version id and retention in
-   `regreport.report_registry`.
+8. `register_report` records each file, its S3 version id and retention in
+   `regreport.report_registry`, and its records in `regreport.transaction_ledger`.
 
 **Period:** the data interval is one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`);
 scheduled runs start at 06:00 UTC the next day, inside the T+1 deadline of MiFIR Art. 26(1).
-To report a past day, trigger the DAG and fill in **Report date** (this works again and again
-for the same day: an identical report is not archived twice), or backfill a range with
+To report a past day (back-reporting, or resubmitting after a source fix), trigger the DAG and
+fill in **Report date**: the run sends only what differs from what the ledger says was sent
+(a rerun with unchanged data reproduces the last submission byte for byte and archives nothing
+twice), or backfill a range with
 `airflow backfill create --dag-id mifir_transactions_daily --from-date A --to-date B`.
 
 **Regulation:** MiFIR Art. 26; Commission Delegated Regulation (EU) 2017/590 (RTS 22);
@@ -83,6 +93,16 @@ def extract_period() -> dict[str, Any]:
 
 
 @task
+def apply_rules() -> dict[str, Any]:
+    """Evaluate the rule catalogue on the candidate records; record the violations."""
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import apply_rules as run_rules
+
+    start, end, run_id = _period()
+    return run_rules(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start, end, run_id)
+
+
+@task
 def validate_report() -> dict[str, Any]:
     """Run the GX checkpoint on the day's report rows; raise if any expectation fails."""
     from regreport.hooks.connections import postgres_dsn
@@ -101,7 +121,7 @@ def render_report(extracted: dict[str, Any], validated: dict[str, Any]) -> dict[
     start, end, run_id = _period()
     run_ids = {
         "extract": extracted["run_id"],
-        "dbt": f"{run_id}/dbt_build",
+        "dbt": f"{run_id}/dbt_transform+dbt_reports",
         "gx": validated["run_id"],
     }
     return render(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start, end, run_ids, validated)
@@ -150,10 +170,25 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     },
 )
 def mifir_transactions_daily() -> None:
-    """Extract -> dbt -> GX -> render -> archive -> register, for one business day."""
+    """Extract -> dbt -> rules -> dbt -> GX -> render -> archive -> register, for one day."""
     extracted = extract_period()
-    dbt_build = DbtTaskGroup(
-        group_id="dbt_build",
+    transform = _dbt_group(
+        "dbt_transform",
+        ["path:seeds", "path:models/staging", "path:models/intermediate", "path:models/marts"],
+    )
+    rules = apply_rules()
+    reports = _dbt_group("dbt_reports", ["path:models/reports"])
+    validated = validate_report()
+    built = render_report(extracted, validated)
+    archived = archive_report(built)
+    extracted >> transform >> rules >> reports >> validated
+    register_report(built, archived)
+
+
+def _dbt_group(group_id: str, select: list[str]) -> DbtTaskGroup:
+    """A cosmos task group for part of the dbt project, with the period as dbt vars."""
+    return DbtTaskGroup(
+        group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=SETTINGS.dbt_project_dir,
             manifest_path=MANIFEST if MANIFEST.exists() else None,
@@ -171,21 +206,13 @@ def mifir_transactions_daily() -> None:
             # One `dbt build` (model + its tests) per node: half the tasks of run-then-test,
             # and a failing test still stops everything downstream of its model.
             test_behavior=TestBehavior.BUILD,
-            select=["+rpt_mifir_rts22_transactions", "+rpt_mifir_rts22_quarantine"],
+            select=select,
         ),
         operator_args={
             "install_deps": False,
-            "vars": {
-                "period_start": PERIOD_START,
-                "period_end": PERIOD_END,
-            },
+            "vars": {"period_start": PERIOD_START, "period_end": PERIOD_END},
         },
     )
-    validated = validate_report()
-    built = render_report(extracted, validated)
-    archived = archive_report(built)
-    extracted >> dbt_build >> validated
-    register_report(built, archived)
 
 
 mifir_transactions_daily()

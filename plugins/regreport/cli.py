@@ -4,7 +4,9 @@ regreport services start|stop|status   local PostgreSQL and S3 (Object Lock) ser
 regreport generate --date D            fill the QSuite trading DB with a synthetic day
 regreport run --date D                 run the MiFIR DAG for one day and print its summary
 regreport demo                         all of the above, for the last business day
+regreport correct --date D --on D2     amend/cancel some of D's executions in QSuite (demo)
 regreport reports list [--json]        the report registry
+regreport reports history TX_ID        every version of one transaction as sent
 regreport validate FILE                check any auth.016 file against the ESMA XSDs
 regreport ui start|stop                the Airflow UI, login required
 """
@@ -133,6 +135,44 @@ def _generate(settings: Settings, day: date, orders: int, seed: int) -> Any:
         f"{stats.quotes:,} quotes in {stats.seconds:.1f} s ({rate:,.0f} orders/s)"
     )
     return stats
+
+
+@main.command()
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Trade date to correct."
+)
+@click.option(
+    "--on",
+    "on_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Business day the back office makes the change (a later day).",
+)
+@click.option("--amend", default=2, show_default=True, help="Fills to amend (price or quantity).")
+@click.option("--cancel", default=1, show_default=True, help="Fills to bust.")
+@click.option("--seed", default=42, show_default=True)
+def correct(day: datetime, on_day: datetime, amend: int, cancel: int, seed: int) -> None:
+    """Amend and bust some of a day's fills in QSuite, as a back office would (demo data).
+
+    The next run (`regreport run --date ON`) then sends a `Cxl` for each and, for an
+    amendment, a new `New`; `regreport reports history QS<execution id>` shows the versions.
+    """
+    import psycopg
+
+    from regreport.generator import correct_executions
+
+    settings = _settings()
+    with psycopg.connect(settings.source_dsn) as conn:
+        try:
+            ids = correct_executions(
+                conn, day.date(), on_day.date(), amend=amend, cancel=cancel, seed=seed
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"correct: {amend} amended and {cancel} busted fills of {day:%Y-%m-%d}, "
+        f"changed on {on_day:%Y-%m-%d}: executions {', '.join(str(i) for i in ids)}"
+    )
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -281,6 +321,32 @@ def reports_list(as_json: bool, report_type: str | None) -> None:
         click.echo(
             f"{r['report_id']:>4}  {r['report_type']:<12} {r['period_start']!s:<10} "
             f"{r['record_count']:>8,}  {r['status']:<9} {r['sha256'][:12]}  {r['s3_uri']}"
+        )
+
+
+@reports.command("history")
+@click.argument("tx_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def reports_history(tx_id: str, as_json: bool) -> None:
+    """Every version of one transaction as sent: New, Cxl, New..., with the file of each."""
+    import psycopg
+
+    from regreport import ledger, registry
+
+    settings = _settings()
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        registry.ensure_schema(conn)
+        entries = ledger.history(conn, tx_id)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2, default=str))
+        return
+    if not entries:
+        raise click.ClickException(f"{tx_id} has never been reported")
+    click.echo(f"{'entry':>6}  {'action':<6} {'period':<10} {'seq':>3}  {'file':<60} record sha256")
+    for e in entries:
+        click.echo(
+            f"{e['entry_id']:>6}  {e['action']:<6} {e['period_start']!s:<10} "
+            f"{e['submission_seq']:>3}  {e['file_name']:<60} {(e['record_sha256'] or '-')[:12]}"
         )
 
 

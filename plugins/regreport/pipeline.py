@@ -71,6 +71,20 @@ def validate(settings: Settings, warehouse_dsn: str, day: date) -> dict[str, Any
     return asdict(outcome)
 
 
+def apply_rules(
+    settings: Settings, warehouse_dsn: str, start: datetime, end: datetime, run_id: str
+) -> dict[str, Any]:
+    """Evaluate the rule catalogue on the run's candidate records (see `regreport.gate`)."""
+    from regreport.gate import run_gate
+
+    with psycopg.connect(warehouse_dsn) as conn:
+        result = run_gate(conn, start, end, settings.refdata_dir, run_id)
+        conn.commit()
+    out = asdict(result)
+    log.info("rule gate: %s", json.dumps(out, default=str))
+    return json.loads(json.dumps(out, default=str))
+
+
 def scope_sql(source_table: str = SOURCE_TABLE) -> str:
     """The execution ids of a run: executed in the period, or changed in it (corrections)."""
     return (
@@ -235,7 +249,7 @@ def _render_submission(
             schema_version=settings.schema_version,
         )
 
-    def name(part: int) -> str:
+    def name(part: int, part_count: int) -> str:
         return naming.file_name(
             settings.file_naming,
             sender_lei=lei,
@@ -244,6 +258,7 @@ def _render_submission(
             period_start=day,
             sequence=seq,
             part=part,
+            part_count=part_count,
         )
 
     entries: list[ledger.LedgerEntry] = []

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from regreport import archive, local_airflow, registry
+from regreport import archive, ledger, local_airflow, registry
 from regreport.config import Settings
-from regreport.generator import generate
+from regreport.generator import correct_executions, generate
 from regreport.pipeline import archive_key, summary_path
 from regreport.timetables import next_business_day
 from regreport.xml.schema import validate_file
@@ -25,6 +25,8 @@ from regreport.xml.schema import validate_file
 pytestmark = pytest.mark.e2e
 DAG_ID = "mifir_transactions_daily"
 ORDERS = 400
+#: A valid ISIN (Apple Inc., check digit 5) for the source fix in the back-reporting test.
+FIXED_ISIN = "US0378331005"
 
 
 def _fresh_day(settings: Settings, client, start: date) -> date:
@@ -58,13 +60,18 @@ def prepared(services: Settings) -> Settings:
     return services
 
 
-def _expected_counts(settings: Settings, day: date) -> tuple[int, int]:
-    """Source executions of the day, and those on an instrument without ISIN (from QSuite)."""
+def _expected_counts(settings: Settings, day: date) -> tuple[int, int, int]:
+    """From QSuite: the day's executions, those on the no-ISIN instrument (quarantined), and
+    those not reportable (spot FX, internal transfers, busted fills)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with psycopg.connect(settings.source_dsn) as conn:
-        total, no_isin = conn.execute(
+        total, no_isin, excluded = conn.execute(
             """
-            select count(*), count(*) filter (where i.isin is null)
+            select count(*),
+                   count(*) filter (where i.isin is null and i.instrument_type <> 'FX_SPOT'
+                                    and e.exec_kind = 'TRADE' and e.status = 'LIVE'),
+                   count(*) filter (where i.instrument_type = 'FX_SPOT'
+                                    or e.exec_kind <> 'TRADE' or e.status <> 'LIVE')
             from qsuite.executions as e
             join qsuite.orders as o using (order_id)
             join qsuite.instruments as i using (instrument_id)
@@ -72,7 +79,7 @@ def _expected_counts(settings: Settings, day: date) -> tuple[int, int]:
             """,
             (start, start + timedelta(days=1)),
         ).fetchone()
-    return total, no_isin
+    return total, no_isin, excluded
 
 
 def _task_states(settings: Settings, day: date) -> dict[str, str]:
@@ -91,45 +98,66 @@ def _task_states(settings: Settings, day: date) -> dict[str, str]:
     return dict(rows)
 
 
+def _summary(settings: Settings, day: date) -> dict:
+    return json.loads(summary_path(settings, day).read_text())
+
+
+def _tx_actions(path: Path) -> list[tuple[str, str]]:
+    """(action, TxId) of every record of a submission file, in file order."""
+    from lxml import etree
+
+    out = []
+    for _, elem in etree.iterparse(str(path), tag="{*}Tx"):
+        for child in elem:
+            action = etree.QName(child).localname
+            if action in ("New", "Cxl"):
+                tx_id = next(c.text for c in child if etree.QName(c).localname == "TxId")
+                out.append((action, tx_id))
+        elem.clear()
+    return out
+
+
 def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     settings = prepared
     day = _fresh_day(settings, s3, date(2026, 6, 1))
     stats = generate(settings.source_dsn, day, orders=ORDERS, seed=11)
-    source, no_isin = _expected_counts(settings, day)
+    source, no_isin, excluded = _expected_counts(settings, day)
     assert source == stats.executions
+    assert no_isin > 0
+    assert excluded > 0
 
     assert _run(settings, day) == 0
-    summary = json.loads(summary_path(settings, day).read_text())
+    summary = _summary(settings, day)
     assert summary["new_report"] is True
     assert summary["already_archived"] is False
+    assert summary["submission_seq"] == 1
     counts = summary["counts"]
     assert counts["source_executions"] == source
-    assert counts["quarantined"] == no_isin
-    assert counts["reported"] == source - no_isin == summary["records"]
-    if no_isin:
-        assert [q["reason_code"] for q in summary["quarantine"]] == ["INSTRUMENT_ISIN_MISSING"]
+    assert counts["not_reportable"] == excluded
+    assert counts["quarantined"] >= no_isin
+    assert counts["reported"] + counts["quarantined"] + counts["not_reportable"] == source
+    assert counts["reported"] == summary["records"] == summary["changes"]["new"]
+    assert "INSTRUMENT_ISIN_MISSING" in {q["reason_code"] for q in summary["quarantine"]}
 
-    report = Path(summary["file"])
+    [file] = summary["files"]
+    report = Path(file["file"])
     checked = validate_file(report, settings.schemas_dir, settings.schema_version)
     assert checked.valid, checked.errors[:3]
     assert checked.records == summary["records"]
-    manifest = json.loads(Path(summary["manifest"]).read_text())
-    assert manifest["sha256"] == summary["sha256"]
+    manifest = json.loads(Path(file["manifest"]).read_text())
+    assert manifest["sha256"] == file["sha256"]
     assert manifest["record_count"] == summary["records"]
+    assert manifest["submission"]["new_reports"] == summary["records"]
     assert set(manifest["run_ids"]) == {"extract", "dbt", "gx"}
 
     # Archived under COMPLIANCE retention, and the server refuses to delete it.
     key = archive_key(
-        {
-            **summary,
-            "report_type": "mifir_rts22",
-            "period_start": day.isoformat(),
-            "file_name": report.name,
-        }
+        {"report_type": "mifir_rts22", "period_start": day.isoformat()},
+        {"sha256": file["sha256"], "file_name": report.name},
     )
     head = s3.head_object(Bucket=settings.s3_bucket, Key=key)
     assert head["ObjectLockMode"] == "COMPLIANCE"
-    assert head["VersionId"] == summary["version_id"]
+    assert head["VersionId"] == file["version_id"]
     retain = head["ObjectLockRetainUntilDate"].astimezone(UTC)
     assert retain > datetime.now(tz=UTC) + timedelta(days=settings.retention_days - 1)
     with pytest.raises(ClientError):
@@ -137,17 +165,100 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
 
     # Same input: same bytes, nothing archived twice, one registry row with two runs.
     assert _run(settings, day) == 0
-    again = json.loads(summary_path(settings, day).read_text())
-    assert again["sha256"] == summary["sha256"]
+    again = _summary(settings, day)
+    assert again["rerun_of_submission"] == 1
+    assert again["sha256"] == file["sha256"]
     assert again["already_archived"] is True
     assert again["new_report"] is False
-    assert again["version_id"] == summary["version_id"]
+    assert again["version_id"] == file["version_id"]
     versions = s3.list_object_versions(Bucket=settings.s3_bucket, Prefix=key)["Versions"]
     assert [v["Key"] for v in versions].count(key) == 1
     with psycopg.connect(settings.warehouse_dsn) as conn:
         rows = [r for r in registry.list_reports(conn) if r["period_start"] == day]
     assert len(rows) == 1
     assert rows[0]["runs"] == 2
+
+
+def test_corrections_and_back_reporting(prepared: Settings, s3) -> None:
+    """Amended and busted fills are cancelled and re-reported the next day; a source fix is
+    back-reported for its own day as a second submission; every version stays linked."""
+    settings = prepared
+    day1 = _fresh_day(settings, s3, date(2026, 7, 1))
+    day2 = _fresh_day(settings, s3, day1 + timedelta(days=1))
+    generate(settings.source_dsn, day1, orders=ORDERS, seed=21)
+    assert _run(settings, day1) == 0
+    first = _summary(settings, day1)
+    assert first["submission_seq"] == 1
+
+    fills = "select execution_id, price, quantity, status from qsuite.executions"
+    with psycopg.connect(settings.source_dsn) as conn:
+        before = {r[0]: r[1:] for r in conn.execute(fills)}
+        changed = correct_executions(conn, day1, day2, amend=2, cancel=1, seed=5)
+        after = {r[0]: r[1:] for r in conn.execute(fills)}
+    busted = [i for i in changed if after[i][2] == "CANCELLED"]
+    # An amendment that found no other valid price or quantity changes only the version.
+    amended = [i for i in changed if after[i][2] == "LIVE" and after[i][:2] != before[i][:2]]
+    assert len(busted) == 1
+    assert amended
+    generate(settings.source_dsn, day2, orders=ORDERS, seed=22)
+    assert _run(settings, day2) == 0
+    second = _summary(settings, day2)
+    reported_day1 = {tx for _, tx in _tx_actions(Path(first["files"][0]["file"]))}
+    # Only corrections of fills that day 1 actually reported are Cxl'd (a quarantined fill
+    # that changes is simply re-evaluated).
+    amended_tx = [f"QS{i}" for i in amended if f"QS{i}" in reported_day1]
+    busted_tx = [f"QS{i}" for i in busted if f"QS{i}" in reported_day1]
+    assert second["changes"]["amended"] == len(amended_tx)
+    assert second["changes"]["cancelled"] == len(busted_tx)
+    actions = _tx_actions(Path(second["files"][0]["file"]))
+    cancels = [tx for action, tx in actions if action == "Cxl"]
+    assert cancels == sorted(amended_tx + busted_tx)
+    assert actions[: len(cancels)] == [("Cxl", tx) for tx in cancels]  # Cxls come first
+    news = {tx for action, tx in actions if action == "New"}
+    assert set(amended_tx) <= news
+    assert not set(busted_tx) & news
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        for tx in amended_tx:
+            history = ledger.history(conn, tx)
+            assert [h["action"] for h in history] == ["NEWT", "CANC", "NEWT"]
+            assert [h["period_start"] for h in history] == [day1, day2, day2]
+            assert history[2]["original_entry_id"] == history[0]["entry_id"]
+            assert history[2]["supersedes_entry_id"] == history[1]["entry_id"]
+            assert history[0]["record_sha256"] != history[2]["record_sha256"]
+        for tx in busted_tx:
+            assert [h["action"] for h in ledger.history(conn, tx)] == ["NEWT", "CANC"]
+
+    # The source fixes the missing ISIN: back-reporting day 1 sends the formerly quarantined
+    # fills as a second submission for day 1, and nothing else.
+    with psycopg.connect(settings.source_dsn) as conn:
+        quarantined = [
+            f"QS{r[0]}"
+            for r in conn.execute(
+                """
+                select e.execution_id from qsuite.executions as e
+                join qsuite.orders as o using (order_id)
+                join qsuite.instruments as i using (instrument_id)
+                where e.executed_at >= %s and e.executed_at < %s and i.isin is null
+                  and i.instrument_type <> 'FX_SPOT' and e.exec_kind = 'TRADE'
+                  and e.status = 'LIVE'
+                """,
+                (day1, day1 + timedelta(days=1)),
+            )
+        ]
+        conn.execute(
+            "update qsuite.instruments set isin = %s where isin is null"
+            " and instrument_type <> 'FX_SPOT'",
+            (FIXED_ISIN,),
+        )
+    assert quarantined
+    assert _run(settings, day1) == 0
+    third = _summary(settings, day1)
+    assert third["submission_seq"] == 2
+    assert third["changes"]["new"] == len(quarantined)
+    assert third["changes"]["amended"] == third["changes"]["cancelled"] == 0
+    assert sorted(tx for _, tx in _tx_actions(Path(third["files"][0]["file"]))) == sorted(
+        quarantined
+    )
 
 
 def test_failing_expectation_stops_the_upload(

@@ -195,3 +195,41 @@ def test_context_loads_everything(context: Any) -> None:
         assert [v.name for v in checkpoint.validation_definitions] == [
             v["name"] for v in _load(path)["validation_definitions"]
         ]
+
+
+def _condition_columns(condition: Any) -> set[str]:
+    """Column names a serialised GX 1.x row condition refers to (and/or groups included)."""
+    if not isinstance(condition, dict):
+        return set()
+    names = {condition["column"]["name"]} if "column" in condition else set()
+    for part in condition.get("conditions", []):
+        names |= _condition_columns(part)
+    return names
+
+
+def test_row_conditions_use_contract_columns() -> None:
+    # GX 1.x Condition objects (not the deprecated string parser) render to SQL on Postgres.
+    columns = _contract_columns()["rpt_mifir_rts22_transactions"]
+    conditioned = 0
+    for expectation in _suites()["rpt__mifir_rts22_transactions"]["expectations"]:
+        condition = expectation["kwargs"].get("row_condition")
+        if condition is None:
+            continue
+        conditioned += 1
+        assert isinstance(condition, dict), expectation["meta"]["rule_code"]
+        assert "condition_parser" not in expectation["kwargs"]
+        assert _condition_columns(condition) <= set(columns), expectation["meta"]["rule_code"]
+        assert _condition_columns(condition), expectation["meta"]["rule_code"]
+    assert conditioned > 0
+
+
+def test_tx_id_uniqueness_stays_in_the_suite() -> None:
+    # The pipeline relies on GX to block a duplicate transaction reference (ESMA CON-023).
+    unique = [
+        e
+        for e in _suites()["rpt__mifir_rts22_transactions"]["expectations"]
+        if e["type"] == "expect_column_values_to_be_unique"
+    ]
+    assert [(e["kwargs"], e["meta"]["rule_code"]) for e in unique] == [
+        ({"column": "tx_id"}, "RTS22-F02-UNIQUE")
+    ]

@@ -9,15 +9,18 @@ Code scheme: ``RR-<FAMILY>-<NNN>``. ``RR`` is the project ("RegReport", to keep 
 from ESMA's own ``FIL-``/``CON-`` feedback ids); ``FAMILY`` is the module; ``NNN`` is a
 three-digit sequence within the family, never reused once published:
 
-- ``LEI``  `lei.py`        legal entity identifiers (fields 4, 6, 7, 16)
-- ``ISIN`` `isin.py`       instrument identification code (field 41)
-- ``MIC``  `mic.py`        venue (field 36) against ISO 10383
-- ``CCY``  `currency.py`   price currency (field 34) against ISO 4217
-- ``PRS``  `persons.py`    natural persons: names, birth date, CONCAT (fields 7-11, 16-20)
-- ``VAL``  `values.py`     quantity and price (fields 30, 33)
-- ``TS``   `timestamps.py` trading date time (field 28)
-- ``PTY``  `parties.py`    buyer vs seller (fields 7, 16)
+- ``LEI``  `lei.py`        legal entity identifiers (fields 4, 6, 7, 12, 16, 21, 26, 27)
+- ``ISIN`` `isin.py`       instrument and underlying identification codes (fields 41, 47)
+- ``MIC``  `mic.py`        venue (field 36) against ISO 10383; on-venue fields 3, 37
+- ``CCY``  `currency.py`   currencies (fields 31, 34, 39, 44, 45, 52) against ISO 4217
+- ``PRS``  `persons.py`    natural persons: names, birth date, national ids, CONCAT, joint
+  holders (fields 7-24, 57, 59)
+- ``VAL``  `values.py`     quantity, price, net amount, strike, multiplier (30-35, 46, 51, 52)
+- ``TS``   `timestamps.py` trading date time (field 28); expiry/maturity vs trade date
+- ``PTY``  `parties.py`    buyer vs seller, id type consistency, country codes (7-11, 16-20)
 - ``CAP``  `capacity.py`   trading capacity (field 29)
+- ``DEC``  `decision.py`   decision makers and executors (fields 12-15, 21-24, 57-60)
+- ``INS``  `instrument.py` mandatory/forbidden fields per instrument type (30-56, 62)
 
 Usage::
 
@@ -30,6 +33,8 @@ from __future__ import annotations
 from regreport.rules import (  # noqa: F401 - imported to register their rules.
     capacity,
     currency,
+    decision,
+    instrument,
     isin,
     lei,
     mic,

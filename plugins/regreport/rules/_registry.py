@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -147,12 +147,14 @@ class RefData:
 
     refdata_dir: Path
 
-    @property
+    # cached_property (not property): a rule gate calls these millions of times, and building
+    # the path and hashing it for the file cache each time was a measurable share of the cost.
+    @cached_property
     def mics(self) -> Mapping[str, MicEntry]:
         """ISO 10383 MIC -> status and validity dates."""
         return load_mics(self.refdata_dir / MIC_CSV)
 
-    @property
+    @cached_property
     def currencies(self) -> Mapping[str, tuple[date | None, ...]]:
         """ISO 4217 alphabetic code -> withdrawal day per listing (None while current)."""
         return load_currencies(self.refdata_dir / CURRENCY_CSV)
@@ -319,6 +321,17 @@ def as_date(value: Any) -> date | None:
         except ValueError:
             return None
     return None
+
+
+def present(value: Any) -> bool:
+    """Whether a record value counts as populated: not None and not a blank string.
+
+    The report contract writes NULL for a field that does not apply; a blank string is treated
+    the same way so that it can neither satisfy a mandatory rule nor trip a forbidden one.
+    """
+    if value is None:
+        return False
+    return not (isinstance(value, str) and not value.strip())
 
 
 def party_ids(record: Mapping[str, Any], id_type: str) -> Iterator[tuple[str, str]]:

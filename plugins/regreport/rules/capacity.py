@@ -1,14 +1,18 @@
 """Trading capacity rules (RTS 22 field 29).
 
 Codes: RR-CAP-001 (DEAL/MTCH/AOTC), RR-CAP-002 (warning: AOTC with the firm as buyer or
-seller), RR-CAP-003 (warning: DEAL without the firm as buyer or seller).
+seller), RR-CAP-003 (warning: DEAL without the firm as buyer or seller), RR-CAP-004 (warning:
+MTCH without the firm as buyer or seller).
 
 RR-CAP-002/003 follow ESMA's transaction reporting guidelines (ESMA/2016/1452, Part I, the
 trading capacity section, **recalled, not re-checked against the text**): a firm dealing on own
 account is itself the buyer or the seller, and a firm acting on behalf of a client is not. They
-are warnings until that is verified. Left out, for lack of a checked source: MTCH-specific
-rules (which of the firm, the client and the venue/CCP appear as counterparties in a riskless
-principal chain), and capacity-vs-venue checks (e.g. XOFF with MTCH).
+are warnings until that is verified. RR-CAP-004 applies the same reading to matched principal
+trading: the firm interposes itself, so each of its two reports shows it on one side (the
+market side facing the venue/CCP, the client side facing the client). Venue consistency of
+the parties is RR-PTY-002 (a MIC counterparty is the venue, and only on venue) and RR-MIC-004
+(venue fields only on venue). Left out, for lack of a checked source: further capacity-vs-venue
+checks (e.g. whether MTCH is allowed off venue).
 """
 
 from __future__ import annotations
@@ -57,3 +61,14 @@ def deal_firm_is_party(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[
     """
     if record.get(FIELD) == "DEAL" and not _firm_is_party(record):
         yield finding("RR-CAP-003", FIELD)
+
+
+@rule_impl("RR-CAP-004")
+def mtch_firm_is_party(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-CAP-004: "MTCH - Matched principal" (field 29), firm is buyer or seller.
+
+    In a matched principal trade the firm is interposed between the buyer and the seller, so
+    it is itself one side of each reported leg.
+    """
+    if record.get(FIELD) == "MTCH" and not _firm_is_party(record):
+        yield finding("RR-CAP-004", FIELD)

@@ -1,14 +1,18 @@
-"""ISIN rules (ISO 6166) for the instrument identification code, RTS 22 field 41.
+"""ISIN rules (ISO 6166) for the instrument (field 41) and its underlying (field 47).
 
 Codes: RR-ISIN-001 (format), RR-ISIN-002 (Luhn check digit).
+
+`instrument_isin` is mandatory; `underlying_isin` is checked when populated (whether it must be
+populated is an instrument-type rule, RR-INS-002).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from regreport.identifiers import ISIN_PATTERN, is_valid_isin
-from regreport.rules._registry import finding, rule_impl
+from regreport.rules._registry import finding, present, rule_impl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -16,16 +20,26 @@ if TYPE_CHECKING:
     from regreport.rules._registry import Finding, RuleContext
 
 FIELD = "instrument_isin"
+UNDERLYING = "underlying_isin"
+#: Most rows of a run trade a few hundred instruments.
+_isin_ok = lru_cache(maxsize=65_536)(is_valid_isin)
+
+
+def _isins(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    yield FIELD, record.get(FIELD) or ""
+    if present(record.get(UNDERLYING)):
+        yield UNDERLYING, record[UNDERLYING]
 
 
 @rule_impl("RR-ISIN-001")
 def isin_format(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
     """RR-ISIN-001: "Instrument identification code: ISIN, ISO 6166, 12 alphanumerical characters".
 
-    Format ``[A-Z]{2}[A-Z0-9]{9}[0-9]`` (RTS 22 Annex I Table 1, {ISIN}).
+    Format ``[A-Z]{2}[A-Z0-9]{9}[0-9]`` (RTS 22 Annex I Table 1, {ISIN}), also for field 47.
     """
-    if not ISIN_PATTERN.fullmatch(record.get(FIELD) or ""):
-        yield finding("RR-ISIN-001", FIELD)
+    for name, value in _isins(record):
+        if not ISIN_PATTERN.fullmatch(value):
+            yield finding("RR-ISIN-001", name)
 
 
 @rule_impl("RR-ISIN-002")
@@ -34,6 +48,6 @@ def isin_check_digit(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Fi
 
     Luhn over the letter-expanded first 11 characters; only run on well-formed ISINs.
     """
-    value = record.get(FIELD) or ""
-    if ISIN_PATTERN.fullmatch(value) and not is_valid_isin(value):
-        yield finding("RR-ISIN-002", FIELD)
+    for name, value in _isins(record):
+        if ISIN_PATTERN.fullmatch(value) and not _isin_ok(value):
+            yield finding("RR-ISIN-002", name)

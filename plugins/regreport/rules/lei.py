@@ -1,18 +1,22 @@
-"""LEI rules (ISO 17442) for the executing and submitting entities and LEI-typed parties.
+"""LEI rules (ISO 17442) for every field of the record that holds a legal entity identifier.
 
 Codes: RR-LEI-001 (format), RR-LEI-002 (ISO 7064 MOD 97-10 check digits).
 
-Both rules check `executing_entity_lei`, `submitting_entity_lei`, and `buyer_id` / `seller_id`
-where `<side>_id_type` is ``LEI``. A value that fails the format is not also checked for its
-check digits, so each bad LEI yields one finding.
+Both rules check `executing_entity_lei` and `submitting_entity_lei` (mandatory), `buyer_id` /
+`seller_id` where `<side>_id_type` is ``LEI`` (clients and counterparties alike),
+`<side>_decision_maker_id` where `<side>_decision_maker_type` is ``LEI`` (fields 12, 21), and
+`transmitting_firm_buyer_lei` / `transmitting_firm_seller_lei` when populated (fields 26, 27).
+A value that fails the format is not also checked for its check digits, so each bad LEI yields
+one finding.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from regreport.identifiers import LEI_PATTERN, is_valid_lei
-from regreport.rules._registry import finding, party_ids, rule_impl
+from regreport.rules._registry import finding, party_ids, present, rule_impl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -20,12 +24,21 @@ if TYPE_CHECKING:
     from regreport.rules._registry import Finding, RuleContext
 
 ENTITY_FIELDS = ("executing_entity_lei", "submitting_entity_lei")
+TRANSMITTING_FIELDS = ("transmitting_firm_buyer_lei", "transmitting_firm_seller_lei")
+#: The same few LEIs (the firm, CCPs, big clients) recur on most rows of a run.
+_lei_ok = lru_cache(maxsize=65_536)(is_valid_lei)
 
 
 def _leis(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for name in ENTITY_FIELDS:
         yield name, record.get(name) or ""
     yield from party_ids(record, "LEI")
+    for side in ("buyer", "seller"):
+        if record.get(f"{side}_decision_maker_type") == "LEI":
+            yield f"{side}_decision_maker_id", record.get(f"{side}_decision_maker_id") or ""
+    for name in TRANSMITTING_FIELDS:
+        if present(record.get(name)):
+            yield name, record[name]
 
 
 @rule_impl("RR-LEI-001")
@@ -46,5 +59,5 @@ def lei_check_digits(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Fi
     The whole LEI, letters expanded to A=10 ... Z=35, must be 1 modulo 97.
     """
     for name, value in _leis(record):
-        if LEI_PATTERN.fullmatch(value) and not is_valid_lei(value):
+        if LEI_PATTERN.fullmatch(value) and not _lei_ok(value):
             yield finding("RR-LEI-002", name)

@@ -1,6 +1,8 @@
 """Venue rules against ISO 10383, RTS 22 field 36.
 
-Codes: RR-MIC-001 (known MIC or XOFF/XXXX), RR-MIC-002 (MIC active on the trade date).
+Codes: RR-MIC-001 (known MIC or XOFF/XXXX), RR-MIC-002 (MIC active on the trade date),
+RR-MIC-003 (XXXX only for instruments not in FIRDS), RR-MIC-004 (venue transaction id and
+country of branch membership only on a venue).
 
 "Active on the trade date" uses the CREATION DATE and EXPIRY DATE columns, not STATUS: a MIC
 that is EXPIRED today was valid for trades before its expiry, which matters for back-reporting
@@ -8,15 +10,21 @@ and corrections. A MIC counts as active from its creation date (inclusive) to it
 (exclusive). STATUS ``UPDATED`` rows are active. XOFF and XXXX are accepted as the special
 values RTS 22 field 36 allows, whatever their ISO 10383 dates.
 
-Not covered here: MIC-typed buyer/seller ids (fields 7/16 ``MIC`` choice) and whether a segment
-MIC rather than an operating MIC is used (ESMA asks for the segment MIC where one exists).
+RTS 22 field 36 uses ``XOFF`` for an instrument admitted to trading or traded on a trading
+venue (so known to FIRDS) that was traded off venue, and ``XXXX`` for one that is not; the
+record's `instrument_in_firds` says which applies. Fields 3 and 37 describe the venue
+execution, so they are empty off venue.
+
+MIC-typed buyer/seller ids are checked against the venue by RR-PTY-002. Not covered: whether a
+segment MIC rather than an operating MIC is used (ESMA asks for the segment MIC where one
+exists).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from regreport.rules._registry import SPECIAL_MICS, finding, rule_impl, trade_date
+from regreport.rules._registry import SPECIAL_MICS, finding, present, rule_impl, trade_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -52,3 +60,27 @@ def venue_active(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Findin
         return
     if not entry.active_on(day):
         yield finding("RR-MIC-002", FIELD)
+
+
+@rule_impl("RR-MIC-003")
+def xxxx_only_outside_firds(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-MIC-003: "'XXXX' ... financial instruments which are not admitted to trading or traded".
+
+    Field 36 keeps XXXX for instruments outside the venues' scope; an instrument identified in
+    FIRDS (`instrument_in_firds` true) traded off venue is XOFF.
+    """
+    if record.get(FIELD) == "XXXX" and record.get("instrument_in_firds") is True:
+        yield finding("RR-MIC-003", FIELD)
+
+
+@rule_impl("RR-MIC-004")
+def venue_fields_only_on_venue(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-MIC-004: "Trading venue transaction identification code" (3) and field 37 on venue only.
+
+    Both describe the execution on a trading venue, so neither applies to XOFF or XXXX.
+    """
+    if record.get(FIELD) not in SPECIAL_MICS:
+        return
+    for name in ("venue_transaction_id", "country_of_branch"):
+        if present(record.get(name)):
+            yield finding("RR-MIC-004", name)

@@ -1,7 +1,8 @@
 """Trading date time rules (RTS 22 field 28).
 
 Codes: RR-TS-001 (present and time-zone aware), RR-TS-002 (inside the reporting period
-``[period_start, period_end)`` in UTC), RR-TS-003 (`trading_date` is its UTC date).
+``[period_start, period_end)`` in UTC), RR-TS-003 (`trading_date` is its UTC date), RR-TS-004
+(expiry and maturity dates not before the trade date).
 
 Naive datetimes are rejected rather than assumed UTC: guessing the zone is how a trade lands in
 the wrong reporting day. ISO 8601 strings are accepted and parsed.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from regreport.rules._registry import as_date, as_datetime, finding, rule_impl
+from regreport.rules._registry import as_date, as_datetime, finding, rule_impl, trade_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -55,3 +56,21 @@ def trading_date_matches(record: Mapping[str, Any], ctx: RuleContext) -> Iterato
     day = as_date(record.get("trading_date"))
     if moment is not None and day is not None and moment.astimezone(UTC).date() != day:
         yield finding("RR-TS-003", "trading_date")
+
+
+@rule_impl("RR-TS-004")
+def instrument_alive_on_trade_date(
+    record: Mapping[str, Any], ctx: RuleContext
+) -> Iterator[Finding]:
+    """RR-TS-004: "Expiry date" (55) and "Maturity date" (54) are not before the trade date (28).
+
+    An instrument cannot be traded after it expired or matured; trading on the day itself is
+    allowed. Unparseable dates are left alone (the contract types them as dates).
+    """
+    day = trade_date(record)
+    if day is None:
+        return
+    for name in ("expiry_date", "maturity_date"):
+        end = as_date(record.get(name))
+        if end is not None and end < day:
+            yield finding("RR-TS-004", name)

@@ -1,12 +1,25 @@
-"""Quantity and price rules (RTS 22 fields 30 and 33).
+"""Quantity, price and amount rules (RTS 22 fields 30-35, 46, 51-52).
 
 Codes: RR-VAL-001 (quantity > 0), RR-VAL-002 (quantity {DECIMAL-18/17}), RR-VAL-003 (monetary
-price {DECIMAL-18/13}), RR-VAL-004 (warning: price zero or negative).
+price {DECIMAL-18/13}), RR-VAL-004 (warning: price zero or negative), RR-VAL-005 (nominal or
+monetary quantity 18/5), RR-VAL-006 (percentage/yield price 11/10, basis points 18/17),
+RR-VAL-007 (price type code), RR-VAL-008 (quantity type code), RR-VAL-009 (price present iff
+priced), RR-VAL-010 (price currency iff monetary price), RR-VAL-011 (quantity currency iff
+nominal or monetary quantity), RR-VAL-012 (net amount >= 0, 2 decimals), RR-VAL-013 (strike
+price >= 0, 18/13), RR-VAL-014 (price multiplier > 0, 18/17), RR-VAL-015 (strike currency iff
+strike price).
 
 Digits are counted as XSD ``totalDigits``/``fractionDigits`` do: trailing zeros of the fraction
 do not count (``100.0000`` has 3 digits, 0 decimals). Values that are not finite decimals fail
-the digit rules. The price is the record's monetary value; percentage, yield and basis-point
-prices and PNDG/NOAP are not in the record model yet.
+the digit rules. Limits come from the auth.016 types: ``ESMA_NonNegativeExcludingZeroMax18``
+(units, price multiplier: 18/17), ``ESMA_PositiveExcludingZeroMax18`` (nominal and monetary
+quantities: 18/5), ``ActiveCurrencyAnd13DecimalAmount`` (monetary price, strike: 18/13),
+``PercentageRate`` (11/10) and ``DecimalNumber`` (basis points: 18/17). The net amount is held
+to the report contract's ``numeric(18,2)``: the schema allows 5 decimals, but a bond's cash
+amount is settled in cents and more decimals point at an unrounded computation.
+
+A record without `price_type` is read as a monetary price, as before the field existed;
+RR-VAL-007 still flags the missing type.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from regreport.rules._registry import finding, rule_impl
+from regreport.rules._registry import finding, present, rule_impl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -23,7 +36,16 @@ if TYPE_CHECKING:
 
 MAX_TOTAL_DIGITS = 18
 MAX_QUANTITY_DECIMALS = 17
+MAX_NOMINAL_DECIMALS = 5
 MAX_PRICE_DECIMALS = 13
+MAX_PERCENT_DIGITS, MAX_PERCENT_DECIMALS = 11, 10
+MAX_NET_AMOUNT_DECIMALS = 2
+
+PRICE_TYPES = frozenset({"MNTRY", "PCTG", "YLD", "BSISPTS", "PNDG", "NOAP"})
+NO_PRICE_TYPES = frozenset({"PNDG", "NOAP"})
+RATE_PRICE_TYPES = frozenset({"PCTG", "YLD", "BSISPTS"})
+QUANTITY_TYPES = frozenset({"UNIT", "NMNL", "MNTRY"})
+CURRENCY_QUANTITY_TYPES = frozenset({"NMNL", "MNTRY"})
 
 
 def as_decimal(value: Any) -> Decimal | None:
@@ -49,12 +71,17 @@ def digits(number: Decimal) -> tuple[int, int]:
     return max(len(digit_tuple), -exponent), -exponent
 
 
-def _fits(value: Any, max_decimals: int) -> bool:
+def _fits(value: Any, max_decimals: int, max_total: int = MAX_TOTAL_DIGITS) -> bool:
     number = as_decimal(value)
     if number is None:
         return False
     total, decimals = digits(number)
-    return total <= MAX_TOTAL_DIGITS and decimals <= max_decimals
+    return total <= max_total and decimals <= max_decimals
+
+
+def _price_type(record: Mapping[str, Any]) -> str:
+    """The price type, MNTRY when the record does not say (see module docstring)."""
+    return record.get("price_type") or "MNTRY"
 
 
 @rule_impl("RR-VAL-001")
@@ -80,8 +107,12 @@ def quantity_precision(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[
 
 @rule_impl("RR-VAL-003")
 def price_precision(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
-    """RR-VAL-003: "{DECIMAL-18/13} in case the price is expressed as monetary value" (field 33)."""
-    if not _fits(record.get("price"), MAX_PRICE_DECIMALS):
+    """RR-VAL-003: "{DECIMAL-18/13} in case the price is expressed as monetary value" (field 33).
+
+    Only for monetary prices; a missing price is RR-VAL-009's concern.
+    """
+    price = record.get("price")
+    if _price_type(record) == "MNTRY" and present(price) and not _fits(price, MAX_PRICE_DECIMALS):
         yield finding("RR-VAL-003", "price")
 
 
@@ -90,8 +121,140 @@ def price_positive(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Find
     """RR-VAL-004: "Price" (field 33): warn when zero or negative.
 
     A warning, not an error: the schema carries the sign (``Sgn``), and some instruments trade
-    at zero or negative prices; for cash equities it is almost always a defect.
+    at zero or negative prices; for cash equities and bonds it is almost always a defect.
     """
     number = as_decimal(record.get("price"))
     if number is not None and number <= 0:
         yield finding("RR-VAL-004", "price")
+
+
+@rule_impl("RR-VAL-005")
+def nominal_quantity_precision(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-005: "{DECIMAL-18/5} in case the quantity is expressed as nominal or monetary value".
+
+    auth.016 ``NmnlVal``/``MntryVal`` are ``ESMA_PositiveExcludingZeroMax18``: 5 decimals.
+    """
+    if record.get("quantity_type") in CURRENCY_QUANTITY_TYPES and not _fits(
+        record.get("quantity"), MAX_NOMINAL_DECIMALS
+    ):
+        yield finding("RR-VAL-005", "quantity")
+
+
+@rule_impl("RR-VAL-006")
+def rate_price_precision(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-006: "{DECIMAL-11/10} in case the price is expressed as percentage or yield".
+
+    Basis points are ``DecimalNumber`` (18/17). A missing price is RR-VAL-009's concern.
+    """
+    kind, price = _price_type(record), record.get("price")
+    if not present(price) or kind not in RATE_PRICE_TYPES:
+        return
+    if kind == "BSISPTS":
+        fits = _fits(price, MAX_QUANTITY_DECIMALS)
+    else:
+        fits = _fits(price, MAX_PERCENT_DECIMALS, MAX_PERCENT_DIGITS)
+    if not fits:
+        yield finding("RR-VAL-006", "price")
+
+
+@rule_impl("RR-VAL-007")
+def price_type_known(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-007: "Price" (field 33) is MntryVal, Pctg, Yld, BsisPts, or NoPric PNDG/NOAP."""
+    if record.get("price_type") not in PRICE_TYPES:
+        yield finding("RR-VAL-007", "price_type")
+
+
+@rule_impl("RR-VAL-008")
+def quantity_type_known(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-008: "Quantity" (field 30) is Unit, NmnlVal or MntryVal."""
+    if record.get("quantity_type") not in QUANTITY_TYPES:
+        yield finding("RR-VAL-008", "quantity_type")
+
+
+@rule_impl("RR-VAL-009")
+def price_matches_type(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-009: "Where price is currently not available but pending ... 'PNDG'" (field 33).
+
+    A priced type needs a numeric price; PNDG/NOAP (``NoPric``) must not carry one.
+    """
+    kind, price = _price_type(record), record.get("price")
+    if kind in NO_PRICE_TYPES:
+        if present(price):
+            yield finding("RR-VAL-009", "price")
+    elif kind in PRICE_TYPES and as_decimal(price) is None:
+        yield finding("RR-VAL-009", "price")
+
+
+@rule_impl("RR-VAL-010")
+def price_currency_matches_type(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-010: "Price currency" (field 34) for a price "expressed as monetary value".
+
+    Mandatory for MNTRY, not applicable to PCTG/YLD/BSISPTS, optional for PNDG/NOAP
+    (``NoPric/Ccy``).
+    """
+    kind, currency = _price_type(record), record.get("price_currency")
+    if (kind == "MNTRY" and not present(currency)) or (
+        kind in RATE_PRICE_TYPES and present(currency)
+    ):
+        yield finding("RR-VAL-010", "price_currency")
+
+
+@rule_impl("RR-VAL-011")
+def quantity_currency_matches_type(
+    record: Mapping[str, Any], ctx: RuleContext
+) -> Iterator[Finding]:
+    """RR-VAL-011: "Quantity currency" (field 31) "where the quantity is expressed as ... value".
+
+    Mandatory for NMNL/MNTRY quantities, not applicable to units.
+    """
+    kind, currency = record.get("quantity_type"), record.get("quantity_currency")
+    if (kind in CURRENCY_QUANTITY_TYPES and not present(currency)) or (
+        kind == "UNIT" and present(currency)
+    ):
+        yield finding("RR-VAL-011", "quantity_currency")
+
+
+@rule_impl("RR-VAL-012")
+def net_amount_format(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-012: "Net amount of the transaction" (field 35): >= 0 with at most 2 decimals.
+
+    Whether it must be populated is RR-INS-002's concern (bonds).
+    """
+    amount = record.get("net_amount")
+    if not present(amount):
+        return
+    number = as_decimal(amount)
+    if number is None or number < 0 or not _fits(number, MAX_NET_AMOUNT_DECIMALS):
+        yield finding("RR-VAL-012", "net_amount")
+
+
+@rule_impl("RR-VAL-013")
+def strike_price_format(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-013: "Strike price" (field 51), monetary: >= 0, {DECIMAL-18/13}.
+
+    The exchange-traded equity and index options in scope have no negative strikes.
+    """
+    strike = record.get("strike_price")
+    if not present(strike):
+        return
+    number = as_decimal(strike)
+    if number is None or number < 0 or not _fits(number, MAX_PRICE_DECIMALS):
+        yield finding("RR-VAL-013", "strike_price")
+
+
+@rule_impl("RR-VAL-014")
+def price_multiplier_format(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-014: "Price multiplier" (field 46): > 0, {DECIMAL-18/17}."""
+    multiplier = record.get("price_multiplier")
+    if not present(multiplier):
+        return
+    number = as_decimal(multiplier)
+    if number is None or number <= 0 or not _fits(number, MAX_QUANTITY_DECIMALS):
+        yield finding("RR-VAL-014", "price_multiplier")
+
+
+@rule_impl("RR-VAL-015")
+def strike_currency_matches(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-015: "Strike price currency" (field 52) goes with a monetary strike price (51)."""
+    if present(record.get("strike_price")) != present(record.get("strike_currency")):
+        yield finding("RR-VAL-015", "strike_currency")

@@ -40,3 +40,14 @@ def test_deal_without_firm_as_party_warns(record, run_rule) -> None:
     ]
     record["trading_capacity"] = "MTCH"
     assert run_rule("RR-CAP-003", record) == []
+
+
+def test_mtch_with_firm_as_party_passes(record, run_rule) -> None:
+    record["trading_capacity"] = "MTCH"
+    assert run_rule("RR-CAP-004", record) == []
+
+
+def test_mtch_without_firm_warns(record, run_rule) -> None:
+    record.update(trading_capacity="MTCH", buyer_id=OTHER_LEI)
+    found = run_rule("RR-CAP-004", record)
+    assert [(f.code, f.severity) for f in found] == [("RR-CAP-004", "warning")]

@@ -16,13 +16,40 @@ def test_current_currency_passes(record, run_rule, code) -> None:
     assert run_rule("RR-CCY-002", record) == []
 
 
-@pytest.mark.parametrize("code", ["ABC", "eur", "", None])
+@pytest.mark.parametrize("code", ["ABC", "eur", "EURO"])
 def test_unknown_currency_fails(record, run_rule, code) -> None:
     record["price_currency"] = code
     assert [(f.code, f.field) for f in run_rule("RR-CCY-001", record)] == [
         ("RR-CCY-001", "price_currency")
     ]
     assert run_rule("RR-CCY-002", record) == []
+
+
+@pytest.mark.parametrize("code", ["", None])
+def test_missing_currency_is_not_a_ccy_finding(record, run_rule, code) -> None:
+    # Whether a currency must be there depends on the price type: RR-VAL-010, not RR-CCY.
+    record["price_currency"] = code
+    assert run_rule("RR-CCY-001", record) == []
+    assert [f.code for f in run_rule("RR-VAL-010", record)] == ["RR-VAL-010"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "quantity_currency",
+        "strike_currency",
+        "notional_currency",
+        "notional_currency_2",
+        "upfront_payment_currency",
+    ],
+)
+def test_every_currency_field_is_checked(record, run_rule, field) -> None:
+    record[field] = "USD"
+    assert run_rule("RR-CCY-001", record) == []
+    record[field] = "XYZ"
+    assert [(f.code, f.field) for f in run_rule("RR-CCY-001", record)] == [("RR-CCY-001", field)]
+    record[field] = "DEM"  # withdrawn 2002, trade in 2026
+    assert [(f.code, f.field) for f in run_rule("RR-CCY-002", record)] == [("RR-CCY-002", field)]
 
 
 @pytest.mark.parametrize(

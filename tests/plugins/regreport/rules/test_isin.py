@@ -29,3 +29,21 @@ def test_wrong_check_digit_fails(record, run_rule, bad) -> None:
     assert [(f.code, f.field) for f in run_rule("RR-ISIN-002", record)] == [
         ("RR-ISIN-002", "instrument_isin")
     ]
+
+
+def test_underlying_isin_checked_when_present(option, run_rule) -> None:
+    assert run_rule("RR-ISIN-001", option) == []
+    assert run_rule("RR-ISIN-002", option) == []
+    option["underlying_isin"] = "US0378331006"  # last digit changed: Luhn fails
+    assert [(f.code, f.field) for f in run_rule("RR-ISIN-002", option)] == [
+        ("RR-ISIN-002", "underlying_isin")
+    ]
+    option["underlying_isin"] = "APPLE"
+    assert [(f.code, f.field) for f in run_rule("RR-ISIN-001", option)] == [
+        ("RR-ISIN-001", "underlying_isin")
+    ]
+
+
+def test_missing_underlying_is_not_an_isin_finding(record, run_rule) -> None:
+    assert record["underlying_isin"] is None
+    assert run_rule("RR-ISIN-001", record) == []

@@ -45,3 +45,24 @@ def test_party_checked_only_when_lei_typed(record, run_rule) -> None:
     assert [f.field for f in run_rule("RR-LEI-002", record)] == ["seller_id"]
     record["seller_id_type"] = "PERSON"
     assert run_rule("RR-LEI-002", record) == []
+
+
+@pytest.mark.parametrize("field", ["transmitting_firm_buyer_lei", "transmitting_firm_seller_lei"])
+def test_transmitting_firm_lei_checked_when_present(record, run_rule, field) -> None:
+    record[field] = CLIENT_LEI
+    assert run_rule("RR-LEI-002", record) == []
+    record[field] = CLIENT_LEI[:-1] + "3"
+    assert [(f.code, f.field) for f in run_rule("RR-LEI-002", record)] == [("RR-LEI-002", field)]
+    record[field] = "NOT-AN-LEI"
+    assert [(f.code, f.field) for f in run_rule("RR-LEI-001", record)] == [("RR-LEI-001", field)]
+
+
+def test_decision_maker_lei_checked_when_lei_typed(record, run_rule) -> None:
+    record.update(seller_decision_maker_type="LEI", seller_decision_maker_id=CLIENT_LEI)
+    assert run_rule("RR-LEI-001", record) == []
+    record["seller_decision_maker_id"] = CLIENT_LEI[:-2] + "00"
+    assert [(f.code, f.field) for f in run_rule("RR-LEI-002", record)] == [
+        ("RR-LEI-002", "seller_decision_maker_id")
+    ]
+    record["seller_decision_maker_type"] = "PERSON"
+    assert run_rule("RR-LEI-002", record) == []

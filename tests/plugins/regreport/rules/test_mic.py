@@ -41,3 +41,25 @@ def test_mic_active_on_trade_date(record, run_rule, venue, day, active) -> None:
     record["trading_date"] = day
     assert run_rule("RR-MIC-001", record) == []
     assert [f.code for f in run_rule("RR-MIC-002", record)] == ([] if active else ["RR-MIC-002"])
+
+
+def _off_venue(record, venue: str) -> None:
+    record.update(venue=venue, venue_transaction_id=None, country_of_branch=None)
+
+
+def test_xxxx_only_outside_firds(record, run_rule) -> None:
+    _off_venue(record, "XOFF")
+    assert run_rule("RR-MIC-003", record) == []
+    _off_venue(record, "XXXX")
+    assert [(f.code, f.field) for f in run_rule("RR-MIC-003", record)] == [("RR-MIC-003", "venue")]
+    record["instrument_in_firds"] = False
+    assert run_rule("RR-MIC-003", record) == []
+
+
+@pytest.mark.parametrize("field", ["venue_transaction_id", "country_of_branch"])
+def test_venue_fields_only_on_venue(record, run_rule, field) -> None:
+    record["country_of_branch"] = "DE"
+    assert run_rule("RR-MIC-004", record) == []  # on XPAR both may be set
+    _off_venue(record, "XOFF")
+    record[field] = "X1" if field == "venue_transaction_id" else "DE"
+    assert [(f.code, f.field) for f in run_rule("RR-MIC-004", record)] == [("RR-MIC-004", field)]

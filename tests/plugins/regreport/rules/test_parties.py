@@ -22,3 +22,64 @@ def test_same_party_fails(record, run_rule, seller) -> None:
 def test_both_intc_fails(record, run_rule) -> None:
     record.update(buyer_id_type="INTC", buyer_id="INTC", seller_id_type="INTC", seller_id="INTC")
     assert [f.code for f in run_rule("RR-PTY-001", record)] == ["RR-PTY-001"]
+
+
+def _codes(found):
+    return [(f.code, f.field) for f in found]
+
+
+def test_joint_holder_on_both_sides_fails(record, run_rule) -> None:
+    record.update(buyer2_id="FR19900101ANNE#MOREL", seller2_id="FR19900101ANNE#MOREL")
+    assert _codes(run_rule("RR-PTY-001", record)) == [("RR-PTY-001", "seller2_id")]
+
+
+def test_intc_on_both_sides_fails_with_null_ids(record, run_rule) -> None:
+    record.update(buyer_id_type="INTC", buyer_id=None, seller_id_type="INTC", seller_id=None)
+    assert _codes(run_rule("RR-PTY-001", record)) == [("RR-PTY-001", "seller_id")]
+
+
+@pytest.mark.parametrize(
+    ("venue", "mic", "ok"),
+    [("XPAR", "XPAR", True), ("XPAR", "XETR", False), ("XOFF", "XOFF", False)],
+)
+def test_mic_party_is_the_venue(record, run_rule, venue, mic, ok) -> None:
+    record.update(venue=venue, buyer_id_type="MIC", buyer_id=mic)
+    assert _codes(run_rule("RR-PTY-002", record)) == ([] if ok else [("RR-PTY-002", "buyer_id")])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"buyer_id_type": "BIC"}, "buyer_id_type"),
+        ({"buyer_id": None}, "buyer_id"),
+        ({"buyer_id_type": "INTC"}, "buyer_id"),  # INTC carries no id
+        ({"buyer_surname": "Dupont"}, "buyer_surname"),  # names only for PERSON
+        ({"buyer_id_scheme": "NIDN"}, "buyer_id_scheme"),
+    ],
+)
+def test_party_fields_fit_type(record, run_rule, change, field) -> None:
+    assert run_rule("RR-PTY-003", record) == []
+    record.update(change)
+    assert _codes(run_rule("RR-PTY-003", record)) == [("RR-PTY-003", field)]
+
+
+def test_intc_without_id_passes(record, run_rule) -> None:
+    record.update(buyer_id_type="INTC", buyer_id=None)
+    assert run_rule("RR-PTY-003", record) == []
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "buyer_branch_country",
+        "seller_branch_country",
+        "country_of_branch",
+        "investment_decision_branch_country",
+        "executing_person_branch_country",
+    ],
+)
+def test_country_code_form(record, run_rule, field) -> None:
+    record[field] = "DE"
+    assert run_rule("RR-PTY-004", record) == []
+    record[field] = "DEU"
+    assert _codes(run_rule("RR-PTY-004", record)) == [("RR-PTY-004", field)]

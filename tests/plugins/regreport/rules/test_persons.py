@@ -93,3 +93,93 @@ def test_birth_date_leap_day_boundary(record, run_rule) -> None:
     assert run_rule("RR-PRS-003", record) == []
     record["seller_birth_date"] = date(1900, 2, 27)
     assert [f.code for f in run_rule("RR-PRS-003", record)] == ["RR-PRS-003"]
+
+
+def _codes(found):
+    return [(f.code, f.field) for f in found]
+
+
+def _joint_seller(record, **overrides) -> None:
+    # Hand-built CONCAT of the second holder: FR + 19820315 + MARIE + DUPON.
+    record.update(
+        seller2_id="FR19820315MARIEDUPON",
+        seller2_id_scheme="CONCAT",
+        seller2_first_name="Marie",
+        seller2_surname="Dupont",
+        seller2_birth_date=date(1982, 3, 15),
+    )
+    record.update(overrides)
+
+
+def test_joint_holder_passes_every_person_rule(record, run_rule) -> None:
+    _joint_seller(record)
+    for code in ("RR-PRS-001", "RR-PRS-002", "RR-PRS-003", "RR-PRS-004", "RR-PRS-005"):
+        assert run_rule(code, record) == [], code
+    assert run_rule("RR-PRS-006", record) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"seller2_surname": None}, "RR-PRS-001", "seller2_surname"),
+        ({"seller2_id": "FR19820315MARIEDUPOX"}, "RR-PRS-002", "seller2_id"),
+        ({"seller2_birth_date": date(1899, 12, 31)}, "RR-PRS-003", "seller2_birth_date"),
+        ({"seller2_id_scheme": "PASSPORT"}, "RR-PRS-004", "seller2_id_scheme"),
+        ({"seller2_id": None}, "RR-PRS-005", "seller2_id"),
+        ({"seller2_id": "FR19800101JEAN#DUPON"}, "RR-PRS-006", "seller2_id"),  # = first holder
+    ],
+)
+def test_joint_holder_defects_fail(record, run_rule, overrides, code, field) -> None:
+    _joint_seller(record, **overrides)
+    assert _codes(run_rule(code, record)) == [(code, field)]
+
+
+def test_joint_holder_needs_a_natural_person_first_holder(record, run_rule) -> None:
+    _joint_seller(record)
+    record.update(
+        seller_id_type="LEI",
+        seller_id="5493001KJTIIGC8Y1R12",
+        seller_id_scheme=None,
+        seller_first_name=None,
+        seller_surname=None,
+        seller_birth_date=None,
+    )
+    assert _codes(run_rule("RR-PRS-006", record)) == [("RR-PRS-006", "seller2_id")]
+
+
+def test_decision_maker_person_is_checked(record, run_rule) -> None:
+    record.update(
+        seller_decision_maker_type="PERSON",
+        seller_decision_maker_id="DE19700412HANNASCHMI",
+        seller_decision_maker_scheme="CONCAT",
+        seller_decision_maker_first_name="Hanna",
+        seller_decision_maker_surname="Schmidt",
+        seller_decision_maker_birth_date=date(1970, 4, 13),  # one day off the CONCAT
+    )
+    assert _codes(run_rule("RR-PRS-002", record)) == [("RR-PRS-002", "seller_decision_maker_id")]
+    record["seller_decision_maker_first_name"] = None
+    assert _codes(run_rule("RR-PRS-001", record)) == [
+        ("RR-PRS-001", "seller_decision_maker_first_name")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"seller_id_scheme": None}, "seller_id_scheme"),
+        ({"seller_id": "fr1234"}, "seller_id"),  # lower case
+        ({"seller_id": "1234567"}, "seller_id"),  # no country prefix
+        (
+            {
+                "executing_person_type": "PERSON",
+                "executing_person_id": "IT RSSMRA80A01H501U",
+                "executing_person_scheme": "NIDN",
+            },
+            "executing_person_id",
+        ),
+    ],
+)
+def test_national_id_form(record, run_rule, change, field) -> None:
+    assert run_rule("RR-PRS-004", record) == []
+    record.update(change)
+    assert _codes(run_rule("RR-PRS-004", record)) == [("RR-PRS-004", field)]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
 from regreport.rules import (
     CATALOGUE,
@@ -25,8 +24,11 @@ from regreport.rules import _registry as registry_module
 
 pytestmark = pytest.mark.unit
 
+FIRM_LEI = "529900T8BM49AURSDO55"
+CET = timezone(timedelta(hours=1))
+
 REPO = Path(__file__).resolve().parents[4]
-REPORTS_YML = REPO / "dbt_project" / "models" / "reports" / "_reports.yml"
+REPORT_COLUMNS_MD = REPO / "docs" / "reporting" / "mifir" / "report-columns.md"
 CODE_PATTERN = re.compile(r"RR-(?P<family>[A-Z]+)-\d{3}")
 FAMILY_MODULES = {
     "LEI": "lei",
@@ -38,13 +40,41 @@ FAMILY_MODULES = {
     "TS": "timestamps",
     "PTY": "parties",
     "CAP": "capacity",
+    "DEC": "decision",
+    "INS": "instrument",
 }
 
 
 def _record_columns() -> set[str]:
-    models = yaml.safe_load(REPORTS_YML.read_text(encoding="utf-8"))["models"]
-    (model,) = (m for m in models if m["name"] == "rpt_mifir_rts22_transactions")
-    return {column["name"] for column in model["columns"]}
+    """Columns of the record contract table in report-columns.md, shorthand expanded.
+
+    A cell lists names in backticks; ``_suffix`` continues the first name's prefix (e.g.
+    `investment_decision_type`, `_id`), and ``seller_*``-style rows mirror the buyer columns.
+    """
+    columns: set[str] = set()
+    for line in REPORT_COLUMNS_MD.read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) < 3 or not cells[1].strip().startswith("`"):
+            continue
+        names = re.findall(r"`([a-z0-9_*]+)`", cells[1])
+        if not names:
+            continue
+        stem = re.sub(r"_(type|first_name)$", "", names[0])
+        for name in names:
+            if name.endswith("*"):
+                continue  # expanded below from the buyer columns
+            columns.add(stem + name if name.startswith("_") else name)
+    columns |= {c.replace("buyer", "seller", 1) for c in columns if c.startswith("buyer")}
+    return columns
+
+
+def test_record_columns_are_parsed() -> None:
+    # Guards the applies_to check below against a parser that silently reads nothing.
+    columns = _record_columns()
+    assert {"seller2_birth_date", "seller_decision_maker_surname", "executing_person_scheme"} <= (
+        columns
+    )
+    assert {"investment_decision_branch_country", "upfront_payment_currency"} <= columns
 
 
 def test_every_catalogue_code_has_exactly_one_implementation() -> None:
@@ -169,3 +199,141 @@ def test_missing_refdata_fails_with_clear_message(tmp_path, record) -> None:
 def test_refdata_is_loaded_once(ctx) -> None:
     assert ctx.refdata.mics is ctx.refdata.mics
     assert RefData(ctx.refdata.refdata_dir).currencies is ctx.refdata.currencies
+
+
+#: Distinctive personal values: names, birth dates and national ids that no message may echo.
+_PERSONAL = {
+    "buyer_id_type": "PERSON",
+    "buyer_id": "DE18900715ZEBULQUIXO",  # CONCAT with a wrong date: RR-PRS-002
+    "buyer_id_scheme": "CONCAT",
+    "buyer_first_name": "Zebulonia",
+    "buyer_surname": "Quixotewright",
+    "buyer_birth_date": date(1890, 7, 14),  # implausible: RR-PRS-003
+    "buyer_branch_country": "DEU",
+    "buyer2_id": "DE18900715ZEBULQUIXO",  # repeats the first holder: RR-PRS-006
+    "buyer2_id_scheme": "PASSPORT",
+    "buyer2_first_name": "Ottoline",
+    "buyer2_surname": "Vandermeerschaert",
+    "buyer2_birth_date": date(2031, 1, 2),
+    "buyer_decision_maker_type": "PERSON",
+    "buyer_decision_maker_id": "nl987654321wxyz",
+    "buyer_decision_maker_scheme": None,
+    "buyer_decision_maker_first_name": "Quirinus",
+    "buyer_decision_maker_surname": "",
+    "buyer_decision_maker_birth_date": date(1777, 5, 5),
+    "seller_id_type": "PERSON",
+    "seller_id": "DE18900715ZEBULQUIXO",  # same as buyer: RR-PTY-001
+    "seller_id_scheme": "NIDN",
+    "seller_first_name": "",
+    "seller_surname": "Xylophagous",
+    "seller_birth_date": date(2031, 1, 2),
+    "seller2_first_name": "Philomena",  # without an id: RR-PRS-005
+    "seller_decision_maker_type": "LEI",
+    "seller_decision_maker_id": "529900T8BM49AURSDO56",
+    "seller_decision_maker_surname": "Wigglesworth",
+    "investment_decision_type": "PERSON",
+    "investment_decision_id": "it rssmra80a01h501u",
+    "investment_decision_scheme": "TAXID",
+    "executing_person_type": "PERSON",
+    "executing_person_id": "ES 12345678Z",
+    "executing_person_scheme": None,
+}
+_NEEDLES = [
+    "ZEBUL",
+    "QUIXO",
+    "XYLOPH",
+    "OTTOLIN",
+    "VANDERM",
+    "QUIRIN",
+    "PHILOM",
+    "WIGGLE",
+    "NL987654321",
+    "RSSMRA80",
+    "12345678Z",
+    "1890",
+    "2031",
+    "1777",
+    "07-14",
+    "14.07",
+]
+#: Further changes so that, across the variants, every catalogue rule fails at least once.
+_VARIANTS = [
+    {},
+    {
+        "executing_entity_lei": "bad",
+        "submitting_entity_lei": "529900T8BM49AURSDO56",
+        "instrument_isin": "US0378331006",
+        "venue": "ZZZZ",
+        "price_currency": "ABC",
+        "quantity_currency": "DEM",
+        "quantity": "0.123456789012345678",
+        "price": "-0.12345678901234",
+        "trading_datetime": datetime(2026, 3, 2, 10, 15),  # noqa: DTZ001 - naive on purpose
+        "trading_capacity": "XXXX",
+        "price_type": "PERC",
+        "quantity_type": "NOML",
+        "instrument_type": "SWAP",
+        "net_amount": "-1.001",
+        "strike_price": "-1",
+        "price_multiplier": "0",
+        "instrument_cfi": "OC",
+        "short_selling_ind": "SHRT",
+    },
+    {
+        "venue": "XOCH",
+        "trading_datetime": datetime(2026, 3, 3, 0, 30, tzinfo=CET),
+        "trading_date": date(2026, 3, 2),
+        "trading_capacity": "AOTC",
+        "buyer_id_type": "LEI",
+        "buyer_id": FIRM_LEI,
+        "buyer2_id": None,
+        "seller_id_type": "MIC",
+        "seller_id": "XETR",
+        "instrument_type": "BOND",
+        "instrument_in_firds": False,
+        "quantity_type": "NMNL",
+        "price_type": "PNDG",
+        "maturity_date": date(2020, 1, 1),
+        "strike_currency": "EUR",
+        "upfront_payment": "1",
+        "price_currency": None,
+    },
+    {
+        "venue": "XXXX",
+        "venue_transaction_id": "X1",
+        "trading_capacity": "DEAL",
+        "seller_id_type": "LEI",
+        "seller_id": "5493001KJTIIGC8Y1R12",
+        "seller_decision_maker_id": FIRM_LEI,
+        "investment_decision_type": None,
+        "instrument_type": "BOND",
+        "quantity_type": "NMNL",
+        "quantity": "100000.123456",
+        "price_type": "PCTG",
+        "price": "99.123456789012",
+        "price_currency": "EUR",
+    },
+    {"trading_capacity": "MTCH", "seller_id_type": "LEI", "seller_id": "5493001KJTIIGC8Y1R12"},
+    {
+        "instrument_isin": "XX12",
+        "quantity": "0",
+        "quantity_type": "NMNL",
+        "price": "0.12345678901234",
+        "trading_datetime": datetime(2026, 3, 5, 9, 0, tzinfo=CET),
+    },
+]
+
+
+def test_every_rule_fails_without_echoing_personal_data(record, ctx) -> None:
+    found = []
+    for variant in _VARIANTS:
+        rec = {**record, **_PERSONAL, **variant}
+        for code, rule in implementations().items():
+            found.extend((code, item) for item in rule(rec, ctx))
+    # The variants exercise the whole catalogue, so every message below has been looked at.
+    assert set(CATALOGUE) - {code for code, _ in found} == set()
+    for code, item in found:
+        assert item.code == code
+        text = f"{item.code} {item.field} {item.message} {item!r}".upper()
+        for needle in _NEEDLES:
+            assert needle.upper() not in text, f"{code} finding leaks {needle!r}"

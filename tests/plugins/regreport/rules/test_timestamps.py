@@ -57,3 +57,18 @@ def test_trading_date_must_be_utc_date(record, run_rule) -> None:
     ]
     record["trading_date"] = date(2026, 3, 1)
     assert run_rule("RR-TS-003", record) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "end", "alive"),
+    [
+        ("expiry_date", date(2026, 3, 2), True),  # expires on the trade date
+        ("expiry_date", date(2026, 3, 1), False),
+        ("maturity_date", date(2033, 5, 25), True),
+        ("maturity_date", date(2026, 2, 27), False),
+    ],
+)
+def test_instrument_alive_on_trade_date(record, run_rule, field, end, alive) -> None:
+    record[field] = end
+    found = [(f.code, f.field) for f in run_rule("RR-TS-004", record)]
+    assert found == ([] if alive else [("RR-TS-004", field)])

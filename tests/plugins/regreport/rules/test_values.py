@@ -80,3 +80,134 @@ def test_price_sign_warning(record, run_rule, price, warn) -> None:
     found = run_rule("RR-VAL-004", record)
     assert [(f.code, f.severity) for f in found] == ([("RR-VAL-004", "warning")] if warn else [])
     assert not any(f.blocking for f in found)
+
+
+def _codes(found):
+    return [(f.code, f.field) for f in found]
+
+
+@pytest.mark.parametrize(
+    ("qty", "fits"),
+    [
+        ("100000.12345", True),  # 5 decimals
+        ("100000.123456", False),  # 6 decimals
+        ("1234567890123.12345", True),  # 18 digits
+        ("12345678901234.12345", False),  # 19 digits
+    ],
+)
+def test_nominal_quantity_precision(bond, run_rule, qty, fits) -> None:
+    bond["quantity"] = Decimal(qty)
+    assert _codes(run_rule("RR-VAL-005", bond)) == ([] if fits else [("RR-VAL-005", "quantity")])
+
+
+def test_unit_quantity_not_held_to_five_decimals(record, run_rule) -> None:
+    record["quantity"] = Decimal("0.123456")
+    assert run_rule("RR-VAL-005", record) == []
+
+
+@pytest.mark.parametrize(
+    ("price_type", "price", "fits"),
+    [
+        ("PCTG", "99.5", True),
+        ("PCTG", "0.1234567891", True),  # 10 decimals, 10 digits
+        ("PCTG", "0.12345678901", False),  # 11 decimals
+        ("YLD", "123.123456789", False),  # 12 digits in total
+        ("BSISPTS", "1.12345678901234567", True),  # 17 decimals, 18 digits
+        ("BSISPTS", "1.123456789012345678", False),  # 18 decimals
+    ],
+)
+def test_rate_price_precision(bond, run_rule, price_type, price, fits) -> None:
+    bond.update(price_type=price_type, price=Decimal(price))
+    assert _codes(run_rule("RR-VAL-006", bond)) == ([] if fits else [("RR-VAL-006", "price")])
+    assert run_rule("RR-VAL-003", bond) == []  # the monetary limits do not apply
+
+
+@pytest.mark.parametrize(
+    ("field", "code"), [("price_type", "RR-VAL-007"), ("quantity_type", "RR-VAL-008")]
+)
+def test_notation_codes(record, run_rule, field, code) -> None:
+    assert run_rule(code, record) == []
+    record[field] = "PERC"
+    assert _codes(run_rule(code, record)) == [(code, field)]
+    record[field] = None
+    assert _codes(run_rule(code, record)) == [(code, field)]
+
+
+@pytest.mark.parametrize(
+    ("price_type", "price", "ok"),
+    [
+        ("MNTRY", Decimal("1"), True),
+        ("MNTRY", None, False),
+        ("PCTG", None, False),
+        ("PNDG", None, True),
+        ("NOAP", None, True),
+        ("PNDG", Decimal("1"), False),
+    ],
+)
+def test_price_presence_follows_type(record, run_rule, price_type, price, ok) -> None:
+    record.update(price_type=price_type, price=price)
+    assert _codes(run_rule("RR-VAL-009", record)) == ([] if ok else [("RR-VAL-009", "price")])
+
+
+@pytest.mark.parametrize(
+    ("price_type", "currency", "ok"),
+    [
+        ("MNTRY", "EUR", True),
+        ("MNTRY", None, False),
+        ("PCTG", None, True),
+        ("PCTG", "EUR", False),
+        ("PNDG", "EUR", True),  # NoPric/Ccy is optional
+        ("NOAP", None, True),
+    ],
+)
+def test_price_currency_follows_type(record, run_rule, price_type, currency, ok) -> None:
+    record.update(price_type=price_type, price_currency=currency)
+    assert _codes(run_rule("RR-VAL-010", record)) == (
+        [] if ok else [("RR-VAL-010", "price_currency")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("quantity_type", "currency", "ok"),
+    [("UNIT", None, True), ("UNIT", "EUR", False), ("NMNL", "EUR", True), ("NMNL", None, False)],
+)
+def test_quantity_currency_follows_type(record, run_rule, quantity_type, currency, ok) -> None:
+    record.update(quantity_type=quantity_type, quantity_currency=currency)
+    assert _codes(run_rule("RR-VAL-011", record)) == (
+        [] if ok else [("RR-VAL-011", "quantity_currency")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "ok"),
+    [("99500.00", True), ("99500.125", False), ("-1.00", False), ("1234567890123456.78", True)],
+)
+def test_net_amount_format(bond, run_rule, amount, ok) -> None:
+    bond["net_amount"] = Decimal(amount)
+    assert _codes(run_rule("RR-VAL-012", bond)) == ([] if ok else [("RR-VAL-012", "net_amount")])
+
+
+@pytest.mark.parametrize(
+    ("field", "code", "value", "ok"),
+    [
+        ("strike_price", "RR-VAL-013", "200", True),
+        ("strike_price", "RR-VAL-013", "0.1234567890123", True),  # 13 decimals
+        ("strike_price", "RR-VAL-013", "0.12345678901234", False),  # 14 decimals
+        ("strike_price", "RR-VAL-013", "-5", False),
+        ("price_multiplier", "RR-VAL-014", "100", True),
+        ("price_multiplier", "RR-VAL-014", "0", False),
+        ("price_multiplier", "RR-VAL-014", "-1", False),
+        ("price_multiplier", "RR-VAL-014", "1234567890123456789", False),  # 19 digits
+    ],
+)
+def test_derivative_amounts(option, run_rule, field, code, value, ok) -> None:
+    option[field] = Decimal(value)
+    assert _codes(run_rule(code, option)) == ([] if ok else [(code, field)])
+
+
+def test_strike_currency_goes_with_strike(option, run_rule) -> None:
+    assert run_rule("RR-VAL-015", option) == []
+    option["strike_currency"] = None
+    assert _codes(run_rule("RR-VAL-015", option)) == [("RR-VAL-015", "strike_currency")]
+    option.update(strike_price=None, strike_currency="EUR")
+    assert _codes(run_rule("RR-VAL-015", option)) == [("RR-VAL-015", "strike_currency")]
