@@ -56,17 +56,22 @@ def test_report_dags_have_a_real_data_interval(dagbag) -> None:
 
 
 def test_mifir_task_order(dagbag) -> None:
-    """Nothing is rendered or archived unless extract, dbt and GX ran before it."""
+    """Nothing is rendered or archived unless extract, dbt, the rule gate and GX ran first."""
     dag = dagbag.dags["mifir_transactions_daily"]
 
     def upstream(task_id: str) -> set[str]:
         return dag.get_task(task_id).get_flat_relative_ids(upstream=True)
 
-    assert "dbt_build.rpt_mifir_rts22_transactions_model_build" in dag.task_ids
-    assert "extract_period" in upstream("dbt_build.mifir_quarantine_reasons_seed_build")
-    assert {"extract_period", "dbt_build.rpt_mifir_rts22_transactions_model_build"} <= upstream(
-        "validate_report"
-    )
+    rpt = "dbt_reports.rpt_mifir_rts22_transactions_model_build"
+    quarantine = "dbt_reports.rpt_mifir_rts22_quarantine_model_build"
+    transactions = "dbt_transform.int_mifir__transactions_model_build"
+    assert {rpt, quarantine, transactions} <= set(dag.task_ids)
+    assert "extract_period" in upstream("dbt_transform.mifir_quarantine_reasons_seed_build")
+    # The rule gate sees the finished candidates, and both report models see the gate.
+    assert {"extract_period", transactions} <= upstream("apply_rules")
+    assert "apply_rules" in upstream(rpt)
+    assert "apply_rules" in upstream(quarantine)
+    assert {"extract_period", rpt, quarantine} <= upstream("validate_report")
     assert "validate_report" in upstream("render_report")
     assert {"validate_report", "render_report"} <= upstream("archive_report")
     assert {"archive_report", "render_report"} <= upstream("register_report")

@@ -396,3 +396,27 @@ def test_empty_day_passes_with_nothing_evaluated(run: Any) -> None:
     assert outcome.run_id == "no-batch-2026-03-12"
     assert outcome.evaluated == 0
     assert outcome.failed == []
+
+
+def test_results_on_disk_hold_counts_not_values(run: Any) -> None:
+    """Report rows carry personal data: GX's stored results and Data Docs keep counts only."""
+    validations = GX_ROOT / "gx" / "uncommitted" / "validations"
+    before = set(validations.rglob("*.json")) if validations.exists() else set()
+    outcome = run(BAD_DAY)
+    assert outcome.success is False
+    written = [p for p in validations.rglob("*.json") if p not in before]
+    assert written, "the checkpoint stored no validation result"
+    for path in written:
+        text = path.read_text()
+        # Values of BAD_ROWS: a malformed buyer id and an unknown id scheme.
+        assert "NOTALEI" not in text
+        assert '"PASS"' not in text
+        for result in json.loads(text)["results"]:
+            details = result.get("result") or {}
+            assert not details.get("partial_unexpected_list")
+            assert not details.get("partial_unexpected_counts")
+            assert "unexpected_list" not in details
+    docs = GX_ROOT / "gx" / "uncommitted" / "data_docs"
+    for page in docs.rglob("*.html"):
+        if page.stat().st_mtime >= min(p.stat().st_mtime for p in written):
+            assert "NOTALEI" not in page.read_text(errors="replace")
