@@ -209,6 +209,8 @@ def run_gate(
     by_code: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
     blocked: set[int] = set()
+    # Violations are per execution: both records of a matched-principal fill share its id.
+    seen: set[tuple[int, str]] = set()
     evaluated = 0
     with conn.transaction():
         conn.execute(DDL)
@@ -246,6 +248,10 @@ def run_gate(
                         first = next(iter(rule(row, ctx)), None)
                         if first is None:
                             continue
+                        key = (row["execution_id"], code)
+                        if key in seen:  # the other leg of a matched-principal execution
+                            continue
+                        seen.add(key)
                         out.append((row["execution_id"], code, severity, first.field, day, run_id))
                         by_code[code] += 1
                         by_severity[severity] += 1

@@ -29,9 +29,10 @@ SCHEMA = "regreport"
 NEW = "NEWT"
 CANCEL = "CANC"
 
-#: Report-row columns that are lineage, not content: a rerun changes them, the regulator never
-#: sees them, so they must not make an unchanged transaction look amended.
-LINEAGE_COLUMNS = ("extract_run_id",)
+#: Report-row columns that are not content: lineage a rerun changes, and `leg`, which only
+#: restates what TxId and capacity say. The regulator never sees them, so they must not make an
+#: unchanged transaction look amended.
+LINEAGE_COLUMNS = ("extract_run_id", "leg")
 
 DDL = f"""
 create table if not exists {SCHEMA}.transaction_ledger (

@@ -105,16 +105,18 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
     """
     bounds = {"start": start, "end": end}
 
-    def count(table: str, column: str, where: str = "true") -> int:
+    def count(table: str, column: str, where: str = "true", distinct: str = "") -> int:
+        what = f"distinct {distinct}" if distinct else "*"
         row = conn.execute(
-            f"select count(*) from {table} where {column} >= %(start)s and {column} < %(end)s"
-            f" and {where}",
+            f"select count({what}) from {table} where {column} >= %(start)s"
+            f" and {column} < %(end)s and {where}",
             bounds,
         ).fetchone()
         return int(row[0]) if row else 0
 
     source = count(SOURCE_TABLE, "executed_at")
-    reported = count(REPORT_TABLE, "trading_datetime")
+    # Executions, not records: a matched-principal fill is reported as two records.
+    reported = count(REPORT_TABLE, "trading_datetime", distinct="execution_id")
     not_reportable = count(ELIGIBILITY_TABLE, "executed_at", "not is_reportable")
     reasons = conn.execute(
         f"""

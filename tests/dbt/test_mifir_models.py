@@ -211,12 +211,16 @@ values
      7, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T14:00Z'),
     (212, 'ACC-LEGAL', 1, null, 'VWAP01', null, false, null, null, 'BUY', 'MARKET', null,
      8, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T14:30Z'),
+    (213, 'ACC-POA-P', 1, 'TR1', null, null, false, '{TRANSMITTER_LEI}', 'SESH', 'SELL',
+     'LIMIT', 124.5, 12, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T14:50Z'),
     (220, 'ACC-JOINT-BAD', 9, 'TR1', null, null, false, null, null, 'BUY', 'MARKET', null,
      1, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T15:00Z'),
     (221, 'ACC-POA-BAD', 2, 'TR1', null, null, false, null, null, 'SELL', 'MARKET', null,
      4, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T15:30Z'),
     (222, 'ACC-HOUSE', 1, 'TR1', null, null, false, null, null, 'BUY', 'MARKET', null,
      6, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T16:00Z'),
+    (223, 'ACC-LEGAL', 2, null, 'VWAP01', null, false, null, null, 'BUY', 'MARKET', null,
+     9, 'DAY', 'FILLED', '2026-03-10T08:00Z', '2026-03-10T16:30Z'),
     (230, 'ACC-LEGAL', 1, null, 'VWAP01', null, false, null, null, 'BUY', 'MARKET', null,
      50, 'DAY', 'FILLED', '2026-03-09T09:00Z', '2026-03-09T10:00Z'),
     (231, 'ACC-LEGAL', 2, null, 'VWAP01', null, false, null, null, 'BUY', 'MARKET', null,
@@ -256,12 +260,16 @@ values
      '2026-03-10T14:00:00Z'),
     (2012, 212, '2026-03-10T14:30:00Z', 8, 123, 'EUR', 'XCCP', null, 'AOTC',
      'TRADE', null, null, null, null, null, null, 'CANCELLED', 2, '2026-03-10T14:45:00Z'),
+    (2013, 213, '2026-03-10T14:50:00Z', 12, 124.5, 'EUR', 'XMTF', 'mtf-13', 'MTCH',
+     'TRADE', null, 'FR', null, null, 'RFPT', null, 'LIVE', 1, '2026-03-10T14:50:00Z'),
     (2020, 220, '2026-03-10T15:00:00Z', 1, 4.3, 'EUR', 'XCCP', null, 'AOTC',
      'TRADE', null, null, null, null, null, null, 'LIVE', 1, '2026-03-10T15:00:00Z'),
     (2021, 221, '2026-03-10T15:30:00Z', 4, 60.5, 'EUR', 'XOFF', null, 'AOTC',
      'TRADE', null, null, null, null, null, null, 'LIVE', 1, '2026-03-10T15:30:00Z'),
     (2022, 222, '2026-03-10T16:00:00Z', 6, 122, 'EUR', 'XCCP', null, 'DEAL',
      'TRADE', null, null, null, null, null, null, 'LIVE', 1, '2026-03-10T16:00:00Z'),
+    (2023, 223, '2026-03-10T16:30:00Z', 9, 61, 'EUR', 'XOFF', null, 'MTCH',
+     'TRADE', null, null, null, null, null, null, 'LIVE', 1, '2026-03-10T16:30:00Z'),
     (2030, 230, '2026-03-09T10:00:00Z', 50, 120, 'EUR', 'XCCP', null, 'AOTC',
      'TRADE', null, null, null, null, null, null, 'LIVE', 1, '2026-03-09T10:00:00Z'),
     (2031, 231, '2026-03-09T11:00:00Z', 10, 60, 'EUR', 'XMTF', null, 'AOTC',
@@ -287,7 +295,7 @@ def _words(text: str) -> list[str]:
 
 
 REPORT_COLUMNS = _words(
-    "record_type tx_id execution_id trading_date instrument_type venue_transaction_id "
+    "record_type tx_id execution_id leg trading_date instrument_type venue_transaction_id "
     "executing_entity_lei investment_firm_ind submitting_entity_lei "
     "buyer_id_type buyer_id buyer_id_scheme buyer_first_name buyer_surname buyer_birth_date "
     "buyer_branch_country buyer2_id buyer2_id_scheme buyer2_first_name buyer2_surname "
@@ -619,6 +627,66 @@ ROW_2009 = _row(
 )
 
 
+# 2013: matched principal (MTCH): a natural client under a power of attorney held by a person
+# (Sophie, Jean decides) sells SAP through the trader on the MTF without CCP, the order
+# transmitted by another firm, short sale SESH. ESMA's guidelines (ESMA/2016/1452, recalled)
+# want two records, both with capacity MTCH, same time, quantity 12 and price 124.5:
+# - client leg QS2013: the firm (its LEI) buys from Sophie off venue (XOFF): seller = Sophie
+#   with her branch FR, Jean as seller decision maker and the transmitter on the sell side; no
+#   venue id, venue member branch or waiver; her SESH (share, the client sells).
+SOPHIE_SELLS_VIA_JEAN = {
+    "seller_id_type": "PERSON",
+    **_person("seller", SOPHIE, SOPHIE_ID),
+    "seller_branch_country": "FR",
+    "seller_decision_maker_type": "PERSON",
+    "seller_decision_maker_id": JEAN_ID,
+    "seller_decision_maker_scheme": "CONCAT",
+    "seller_decision_maker_first_name": "Jean",
+    "seller_decision_maker_surname": "Leroy",
+    "seller_decision_maker_birth_date": JEAN[2],
+}
+_MTCH_2013 = {
+    "trading_capacity": "MTCH",
+    "instrument_type": "SHARE",
+    "quantity": Decimal("12.0000"),
+    "price": Decimal("124.500000"),
+    "instrument_isin": SAP,
+    **_TRADER_EXECUTES,
+}
+ROW_2013_CLIENT = _row(
+    2013,
+    _utc(DAY, 14, 50),
+    leg="CLIENT",
+    buyer_id_type="LEI",
+    buyer_id=FIRM_LEI,
+    **SOPHIE_SELLS_VIA_JEAN,
+    transmitting_firm_seller_lei=TRANSMITTER_LEI,
+    venue="XOFF",
+    short_selling_ind="SESH",
+    **_MTCH_2013,
+)
+# - market leg QS2013M: the firm sells to the MTF: buyer = the MIC (no CCP), seller = the firm's
+#   LEI with no client detail, decision maker or transmitter; the venue's id upper-cased, the
+#   FR member branch and the RFPT waiver as executed; the firm's sale is covered by its
+#   simultaneous purchase from Sophie, so field 62 is SELL (no short sale).
+ROW_2013_MARKET = _row(
+    2013,
+    _utc(DAY, 14, 50),
+    tx_id="QS2013M",
+    leg="MARKET",
+    venue_transaction_id="MTF-13",
+    buyer_id_type="MIC",
+    buyer_id="XMTF",
+    seller_id_type="LEI",
+    seller_id=FIRM_LEI,
+    venue="XMTF",
+    country_of_branch="FR",
+    waiver_ind="RFPT",
+    short_selling_ind="SELL",
+    **_MTCH_2013,
+)
+
+
 def _row_2030(price: str, run_id: str) -> dict[str, Any]:
     # 2030: executed on the 9th (LEGAL client buys SAP via the algo); the 10th's correction
     # changes only the price, so the row keeps trading date the 9th.
@@ -658,7 +726,7 @@ ROW_2031_PREV = _row(
 )
 
 DAY_ROWS = [ROW_2001, ROW_2002, ROW_2003, ROW_2004, ROW_2005, ROW_2006, ROW_2007]
-DAY_ROWS += [ROW_2008, ROW_2009]
+DAY_ROWS += [ROW_2008, ROW_2009, ROW_2013_CLIENT, ROW_2013_MARKET]
 
 # ----- hand-derived quarantine rows -------------------------------------------------------
 
@@ -732,6 +800,14 @@ Q_2022 = _quarantine(
     _utc(DAY, 16),
     ["INVESTMENT_DECISION_MISSING"],
     _source_row(2022, "2026-03-10T16:00:00.000000Z", "6.0000", "122.000000", "XCCP", "DEAL"),
+)
+# 2023: MTCH buy off venue without counterparty LEI: the reason holds for both legs (the
+# market leg has no counterparty), and the execution is quarantined once, not once per leg.
+Q_2023 = _quarantine(
+    2023,
+    _utc(DAY, 16, 30),
+    ["COUNTERPARTY_LEI_MISSING"],
+    _source_row(2023, "2026-03-10T16:30:00.000000Z", "9.0000", "61.000000", "XOFF", "MTCH"),
 )
 
 # ----- the scenario -----------------------------------------------------------------------
@@ -906,14 +982,16 @@ def _snapshot(wh_dsn: str) -> Snapshot:
 
 # The rule gate's verdicts for the split run (step 5): an error on a clean row (2001 leaves
 # the report), a warning (2002 stays), an error on a row that already has SQL reasons (2020:
-# the rule code joins them, sorted).
+# the rule code joins them, sorted), an error found on one leg of an MTCH execution (keyed by
+# the execution: 2013 leaves the report with both legs, quarantined once).
 _VIOLATIONS_SQL = """
 insert into regreport.rule_violations
     (execution_id, rule_code, severity, field, trading_date, extract_run_id)
 values
     (2001, 'RR-LEI-002', 'error', 'buyer_id', '2026-03-10', 'R1'),
     (2002, 'RR-TEST-WARN', 'warning', 'price', '2026-03-10', 'R1'),
-    (2020, 'RR-ISIN-002', 'error', 'instrument_isin', '2026-03-10', 'R1')
+    (2020, 'RR-ISIN-002', 'error', 'instrument_isin', '2026-03-10', 'R1'),
+    (2013, 'RR-MIC-004', 'error', 'country_of_branch', '2026-03-10', 'R1')
 """
 
 
@@ -1038,8 +1116,8 @@ def test_report_row(scenario: dict[str, Snapshot], expected: dict[str, Any]) -> 
 
 @pytest.mark.integration
 def test_report_holds_the_day_and_the_correction(scenario: dict[str, Snapshot]) -> None:
-    # Reported: 2001-2009 of the 10th and the corrected 2030 (price 120 -> 121.5, run R1);
-    # 2031 was busted on the 10th, so its row of the 9th is gone.
+    # Reported: 2001-2009 and both legs of 2013 of the 10th and the corrected 2030 (price
+    # 120 -> 121.5, run R1); 2031 was busted on the 10th, so its row of the 9th is gone.
     assert scenario["first"].report == sorted(
         [*DAY_ROWS, _row_2030("121.500000", "R1")], key=lambda row: row["tx_id"]
     )
@@ -1054,7 +1132,7 @@ def test_previous_day_report(scenario: dict[str, Snapshot]) -> None:
 
 @pytest.mark.integration
 def test_eligibility(scenario: dict[str, Snapshot]) -> None:
-    # The 10th's scope: executions 2001-2012 and 2020-2022 of the day, plus 2030 and 2031
+    # The 10th's scope: executions 2001-2013 and 2020-2023 of the day, plus 2030 and 2031
     # (executed on the 9th, changed on the 10th). Not reportable: spot FX (2010), the internal
     # transfer (2011), the busted fills (2012 on the day, 2031 from the 9th).
     not_reportable = {
@@ -1063,7 +1141,7 @@ def test_eligibility(scenario: dict[str, Snapshot]) -> None:
         2012: "EXECUTION_CANCELLED",
         2031: "EXECUTION_CANCELLED",
     }
-    scope = [*range(2001, 2013), 2020, 2021, 2022, 2030, 2031]
+    scope = [*range(2001, 2014), *range(2020, 2024), 2030, 2031]
     assert scenario["first"].eligibility == [
         {
             "execution_id": execution_id,
@@ -1076,18 +1154,23 @@ def test_eligibility(scenario: dict[str, Snapshot]) -> None:
 
 @pytest.mark.integration
 def test_quarantine_keeps_every_reason(scenario: dict[str, Snapshot]) -> None:
-    assert scenario["first"].quarantine == [Q_2020, Q_2021, Q_2022]
+    # One row per execution: 2023's two legs share one quarantine row.
+    assert scenario["first"].quarantine == [Q_2020, Q_2021, Q_2022, Q_2023]
 
 
 @pytest.mark.integration
 def test_reconciliation(scenario: dict[str, Snapshot]) -> None:
-    # Scope of the 10th (17 executions) = reported (10) + quarantined (3) + not reportable (4).
+    # Scope of the 10th (19 executions: 2001-2013, 2020-2023, 2030, 2031) = reported (11:
+    # 2001-2009, 2013, 2030) + quarantined (4: 2020-2023) + not reportable (4: 2010-2012, 2031).
+    # Reported counts executions: 2013 has two records (12 rows for 11 executions).
     step = scenario["first"]
     reported = {row["execution_id"] for row in step.report}
     quarantined = {row["execution_id"] for row in step.quarantine}
     not_reportable = {row["execution_id"] for row in step.eligibility if not row["is_reportable"]}
     scope = {row["execution_id"] for row in step.eligibility}
-    assert (len(scope), len(reported), len(quarantined), len(not_reportable)) == (17, 10, 3, 4)
+    assert (len(scope), len(reported), len(quarantined), len(not_reportable)) == (19, 11, 4, 4)
+    assert len(step.report) == len(reported) + 1
+    assert len(step.quarantine) == len(quarantined)
     assert reported | quarantined | not_reportable == scope
 
 
@@ -1127,10 +1210,12 @@ def test_previous_day_rebuild_leaves_the_day_alone(scenario: dict[str, Snapshot]
 @pytest.mark.integration
 def test_rule_gate_errors_quarantine(scenario: dict[str, Snapshot]) -> None:
     step = scenario["gated"]
-    # 2001 leaves the report for the error; 2002's warning does not block. 2030 is the 9th's
-    # re-landed row (R0b, step 4), in the 10th's scope because it changed on the 10th.
+    # 2001 leaves the report for the error, 2013 with both legs; 2002's warning does not
+    # block. 2030 is the 9th's re-landed row (R0b, step 4), in the 10th's scope because it
+    # changed on the 10th.
     assert step.report == sorted(
-        [r for r in DAY_ROWS if r["execution_id"] != 2001] + [_row_2030("121.500000", "R0b")],
+        [r for r in DAY_ROWS if r["execution_id"] not in (2001, 2013)]
+        + [_row_2030("121.500000", "R0b")],
         key=lambda row: row["tx_id"],
     )
     q_2001 = {
@@ -1155,4 +1240,21 @@ def test_rule_gate_errors_quarantine(scenario: dict[str, Snapshot]) -> None:
         **Q_2020,
         "reason_codes": ["JOINT_HOLDER_DETAILS_MISSING", "OPTION_DETAILS_MISSING", "RR-ISIN-002"],
     }
-    assert step.quarantine == [q_2001, q_2020, Q_2021, Q_2022]
+    # 2013 once, with the raw (not upper-cased) venue id of the source.
+    q_2013 = {
+        "execution_id": 2013,
+        "order_id": 213,
+        "trading_date": DAY,
+        "executed_at": ROW_2013_CLIENT["trading_datetime"],
+        "reason_codes": ["RR-MIC-004"],
+        "reason_code": "RR-MIC-004",
+        "reason_text": "Validation rule RR-MIC-004 failed on country_of_branch",
+        "source_row": {
+            **_source_row(
+                2013, "2026-03-10T14:50:00.000000Z", "12.0000", "124.500000", "XMTF", "MTCH"
+            ),
+            "venue_transaction_id": "mtf-13",
+        },
+        "extract_run_id": "R1",
+    }
+    assert step.quarantine == [q_2001, q_2013, q_2020, Q_2021, Q_2022, Q_2023]

@@ -136,7 +136,15 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     assert counts["not_reportable"] == excluded
     assert counts["quarantined"] >= no_isin
     assert counts["reported"] + counts["quarantined"] + counts["not_reportable"] == source
-    assert counts["reported"] == summary["records"] == summary["changes"]["new"]
+    # Records, not executions: a matched-principal fill is two records (client and market side).
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        records, executions, market_legs = conn.execute(
+            "select count(*), count(distinct execution_id), count(*) filter (where leg = 'MARKET')"
+            " from reports.rpt_mifir_rts22_transactions where trading_date = %s",
+            (day,),
+        ).fetchone()
+    assert counts["reported"] == executions
+    assert summary["records"] == summary["changes"]["new"] == records == executions + market_legs
     assert "INSTRUMENT_ISIN_MISSING" in {q["reason_code"] for q in summary["quarantine"]}
 
     [file] = summary["files"]

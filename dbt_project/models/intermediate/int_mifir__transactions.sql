@@ -11,6 +11,15 @@
     order; reason_code is the first). These are the candidates the Python
     rule gate evaluates; the report models then combine both verdicts. A
     table, not a view: the gate and both report models read it.
+
+    One record per execution, except matched principal (MTCH): two records
+    with the same execution_id (column leg), the CLIENT leg (the firm vs the
+    client, off venue) and the MARKET leg (the firm vs the venue or OTC
+    counterparty). This follows ESMA's transaction reporting guidelines
+    (ESMA/2016/1452, Part I, trading capacity; recalled, not re-checked
+    against the text: the search corpus held no copy). The blocking reasons
+    are the execution's, so both legs carry the same reason_codes and the
+    execution is quarantined whole.
 #}
 with
 
@@ -329,102 +338,180 @@ checked as (
             null
         ) as reason_codes
     from fields
+),
+
+{# MTCH: the CLIENT and the MARKET leg; any other capacity: one record
+   (leg null). #}
+legs as (
+    select * from (values ('CLIENT'), ('MARKET')) as legs (leg_name)
+),
+
+records as (
+    select
+        checked.*,
+        case when checked.trading_capacity = 'MTCH' then legs.leg_name end
+            as leg
+    from checked
+    inner join legs
+        on checked.trading_capacity = 'MTCH' or legs.leg_name = 'CLIENT'
+),
+
+{# The party on the order's side ("near") and on the other side ("far").
+   Near: the client (or the firm on own account), but the firm itself on
+   an MTCH market leg, which then has no client detail, client decision
+   maker or transmitter. Far: the venue counterparty, but the firm itself
+   on an MTCH client leg. Both legs of a matched principal trade thus show
+   the firm as buyer or seller (RR-CAP-004). #}
+sides as (
+    select
+        *,
+        coalesce(leg = 'MARKET', false) as is_market_leg,
+        coalesce(leg = 'CLIENT', false) as is_client_leg,
+        case when leg = 'MARKET' then 'LEI' else client_id_type end
+            as near_id_type,
+        case when leg = 'MARKET' then firm_lei else client_id end as near_id,
+        case when leg = 'CLIENT' then 'LEI' else counterparty_id_type end
+            as far_id_type,
+        case when leg = 'CLIENT' then firm_lei else counterparty_id end
+            as far_id
+    from records
+),
+
+near as (
+    select
+        *,
+        case when not is_market_leg then client_id_scheme end as near_id_scheme,
+        case when not is_market_leg then client_first_name end
+            as near_first_name,
+        case when not is_market_leg then client_surname end as near_surname,
+        case when not is_market_leg then client_birth_date end
+            as near_birth_date,
+        case when not is_market_leg then client_branch_country end
+            as near_branch_country,
+        case when not is_market_leg then second_holder_national_id end
+            as near2_id,
+        case when not is_market_leg then second_holder_national_id_type end
+            as near2_id_scheme,
+        case when not is_market_leg then second_holder_first_name end
+            as near2_first_name,
+        case when not is_market_leg then second_holder_surname end
+            as near2_surname,
+        case when not is_market_leg then second_holder_birth_date end
+            as near2_birth_date,
+        case when not is_market_leg then decision_maker_type end
+            as near_dm_type,
+        case when not is_market_leg then decision_maker_id end as near_dm_id,
+        case when not is_market_leg then decision_maker_scheme end
+            as near_dm_scheme,
+        case when not is_market_leg then decision_maker_first_name end
+            as near_dm_first_name,
+        case when not is_market_leg then decision_maker_surname end
+            as near_dm_surname,
+        case when not is_market_leg then decision_maker_birth_date end
+            as near_dm_birth_date,
+        case when not is_market_leg then transmitted_by_lei end
+            as near_transmitting_lei
+    from sides
 )
 
 select
     'NEWT' as record_type,
-    'QS' || execution_id::text as tx_id,
+    'QS'
+    || execution_id::text
+    || case when is_market_leg then 'M' else '' end as tx_id,
     execution_id,
+    leg,
     order_id,
     instrument_type,
     case
-        when not is_off_venue then upper(venue_transaction_id)
+        when not is_off_venue and not is_client_leg
+            then upper(venue_transaction_id)
     end as venue_transaction_id,
     firm_lei as executing_entity_lei,
     firm_lei as submitting_entity_lei,
     {# Buyer (fields 7-15). #}
     case
-        when side = 'BUY' then client_id_type else counterparty_id_type
+        when side = 'BUY' then near_id_type else far_id_type
     end as buyer_id_type,
-    case when side = 'BUY' then client_id else counterparty_id end as buyer_id,
-    case when side = 'BUY' then client_id_scheme end as buyer_id_scheme,
-    case when side = 'BUY' then client_first_name end as buyer_first_name,
-    case when side = 'BUY' then client_surname end as buyer_surname,
+    case when side = 'BUY' then near_id else far_id end as buyer_id,
+    case when side = 'BUY' then near_id_scheme end as buyer_id_scheme,
+    case when side = 'BUY' then near_first_name end as buyer_first_name,
+    case when side = 'BUY' then near_surname end as buyer_surname,
     case
-        when side = 'BUY' then client_branch_country
+        when side = 'BUY' then near_branch_country
     end as buyer_branch_country,
     case
-        when side = 'BUY' then second_holder_national_id
+        when side = 'BUY' then near2_id
     end as buyer2_id,
     case
-        when side = 'BUY' then second_holder_national_id_type
+        when side = 'BUY' then near2_id_scheme
     end as buyer2_id_scheme,
     case
-        when side = 'BUY' then second_holder_first_name
+        when side = 'BUY' then near2_first_name
     end as buyer2_first_name,
-    case when side = 'BUY' then second_holder_surname end as buyer2_surname,
+    case when side = 'BUY' then near2_surname end as buyer2_surname,
     case
-        when side = 'BUY' then decision_maker_type
+        when side = 'BUY' then near_dm_type
     end as buyer_decision_maker_type,
     case
-        when side = 'BUY' then decision_maker_id
+        when side = 'BUY' then near_dm_id
     end as buyer_decision_maker_id,
     case
-        when side = 'BUY' then decision_maker_scheme
+        when side = 'BUY' then near_dm_scheme
     end as buyer_decision_maker_scheme,
     case
-        when side = 'BUY' then decision_maker_first_name
+        when side = 'BUY' then near_dm_first_name
     end as buyer_decision_maker_first_name,
     case
-        when side = 'BUY' then decision_maker_surname
+        when side = 'BUY' then near_dm_surname
     end as buyer_decision_maker_surname,
     {# Seller (fields 16-24). #}
     case
-        when side = 'SELL' then client_id_type else counterparty_id_type
+        when side = 'SELL' then near_id_type else far_id_type
     end as seller_id_type,
     case
-        when side = 'SELL' then client_id else counterparty_id
+        when side = 'SELL' then near_id else far_id
     end as seller_id,
-    case when side = 'SELL' then client_id_scheme end as seller_id_scheme,
-    case when side = 'SELL' then client_first_name end as seller_first_name,
-    case when side = 'SELL' then client_surname end as seller_surname,
+    case when side = 'SELL' then near_id_scheme end as seller_id_scheme,
+    case when side = 'SELL' then near_first_name end as seller_first_name,
+    case when side = 'SELL' then near_surname end as seller_surname,
     case
-        when side = 'SELL' then client_branch_country
+        when side = 'SELL' then near_branch_country
     end as seller_branch_country,
     case
-        when side = 'SELL' then second_holder_national_id
+        when side = 'SELL' then near2_id
     end as seller2_id,
     case
-        when side = 'SELL' then second_holder_national_id_type
+        when side = 'SELL' then near2_id_scheme
     end as seller2_id_scheme,
     case
-        when side = 'SELL' then second_holder_first_name
+        when side = 'SELL' then near2_first_name
     end as seller2_first_name,
     case
-        when side = 'SELL' then second_holder_surname
+        when side = 'SELL' then near2_surname
     end as seller2_surname,
     case
-        when side = 'SELL' then decision_maker_type
+        when side = 'SELL' then near_dm_type
     end as seller_decision_maker_type,
     case
-        when side = 'SELL' then decision_maker_id
+        when side = 'SELL' then near_dm_id
     end as seller_decision_maker_id,
     case
-        when side = 'SELL' then decision_maker_scheme
+        when side = 'SELL' then near_dm_scheme
     end as seller_decision_maker_scheme,
     case
-        when side = 'SELL' then decision_maker_first_name
+        when side = 'SELL' then near_dm_first_name
     end as seller_decision_maker_first_name,
     case
-        when side = 'SELL' then decision_maker_surname
+        when side = 'SELL' then near_dm_surname
     end as seller_decision_maker_surname,
     {# Fields 26/27: the firm that transmitted the order to us (RTS 22
        Art. 4), on the client's side. #}
     case
-        when side = 'BUY' then transmitted_by_lei
+        when side = 'BUY' then near_transmitting_lei
     end as transmitting_firm_buyer_lei,
     case
-        when side = 'SELL' then transmitted_by_lei
+        when side = 'SELL' then near_transmitting_lei
     end as transmitting_firm_seller_lei,
     trading_capacity,
     {# Fields 30-31: nominal for bonds quoted in nominal, else units. #}
@@ -441,8 +528,12 @@ select
     case
         when coalesce(price_notation, 'MONE') <> 'PERC' then price_currency
     end as price_currency,
-    venue_mic as venue,
-    member_branch_country as country_of_branch,
+    {# Fields 36/37/61: the client leg is a trade between the firm and its
+       client off venue: XOFF, no venue member branch, no waiver. #}
+    case when is_client_leg then 'XOFF' else venue_mic end as venue,
+    case
+        when not is_client_leg then member_branch_country
+    end as country_of_branch,
     null::text as upfront_payment_currency,
     complex_trade_id,
     isin as instrument_isin,
@@ -481,11 +572,19 @@ select
     executing_person_id,
     executing_person_scheme,
     executing_person_branch_country,
-    waiver_ind,
+    case when not is_client_leg then waiver_ind end as waiver_ind,
+    {# Field 62: the seller's short selling flag; on an MTCH market leg the
+       seller is the firm, whose sale is covered by its simultaneous
+       purchase from the client, so it is not a short sale: SELL. #}
     case
+        when is_short_sale_relevant and is_market_leg then 'SELL'
         when is_short_sale_relevant then short_selling_ind
     end as short_selling_ind,
-    otc_post_trade_ind,
+    {# Field 63: on the client leg only when the execution itself was off
+       venue (on venue the execution carries no OTC flag). #}
+    case
+        when not is_client_leg or is_off_venue then otc_post_trade_ind
+    end as otc_post_trade_ind,
     extract_run_id,
     reason_codes,
     reason_codes[1] as reason_code,
@@ -510,19 +609,19 @@ select
     false as securities_financing_ind,
     cardinality(reason_codes) > 0 as has_blocking_reason,
     trading_date,
-    case when side = 'BUY' then client_birth_date end as buyer_birth_date,
+    case when side = 'BUY' then near_birth_date end as buyer_birth_date,
     case
-        when side = 'BUY' then second_holder_birth_date
+        when side = 'BUY' then near2_birth_date
     end as buyer2_birth_date,
     case
-        when side = 'BUY' then decision_maker_birth_date
+        when side = 'BUY' then near_dm_birth_date
     end as buyer_decision_maker_birth_date,
-    case when side = 'SELL' then client_birth_date end as seller_birth_date,
+    case when side = 'SELL' then near_birth_date end as seller_birth_date,
     case
-        when side = 'SELL' then second_holder_birth_date
+        when side = 'SELL' then near2_birth_date
     end as seller2_birth_date,
     case
-        when side = 'SELL' then decision_maker_birth_date
+        when side = 'SELL' then near_dm_birth_date
     end as seller_decision_maker_birth_date,
     case
         when not in_firds and instrument_type = 'BOND' then maturity_date
@@ -532,4 +631,4 @@ select
     end as expiry_date,
     executed_at as trading_datetime,
     updated_at
-from checked
+from near

@@ -13,8 +13,12 @@
    fixed (the fix bumps updated_at, which brings it back into scope). #}
 with
 
+{# One candidate per execution: an MTCH execution has two records (its
+   client and market legs) with the same execution and the same SQL reasons;
+   its client leg stands for it here. #}
 candidates as (
     select * from {{ ref('int_mifir__transactions') }}
+    where leg is distinct from 'MARKET'
 ),
 
 violations as (

@@ -7,7 +7,10 @@
 
 {# The MiFIR RTS 22 transaction report records of the run: one row per
    reportable execution of the run scope that passed every blocking SQL
-   check and every error-severity rule of the Python rule gate. The XML
+   check and every error-severity rule of the Python rule gate; two for a
+   matched principal (MTCH) execution, its CLIENT and MARKET legs (column
+   leg), which pass or stay out together: the SQL reasons and the gate's
+   violations are keyed by execution_id. The XML
    renderer reads this table in tx_id order. Columns and meaning:
    docs/reporting/mifir/report-columns.md. #}
 with
@@ -37,6 +40,7 @@ select
     record_type,
     tx_id,
     execution_id,
+    leg,
     trading_date,
     instrument_type,
     venue_transaction_id,

@@ -49,8 +49,16 @@ def our_side(record: Mapping[str, Any]) -> str | None:
     A side is ours when it is the executing entity itself, a natural person, or a client (a
     branch country, fields 8/17, is reported for clients only). None when neither or both sides
     look like ours, so that callers do not guess.
+
+    The client leg of a matched principal trade (``leg`` CLIENT: the firm faces its own
+    client) is the exception: both sides are ours, and the side that acts is the client's, the
+    one that is not the firm. Without this, a legal-entity client without a branch country
+    would leave the firm's side as the only one that looks like ours.
     """
     firm = str(record.get("executing_entity_lei") or "").strip().upper()
+    if firm and record.get("leg") == "CLIENT":
+        clients = [side for side in SIDES if normalised_id(record, side) != firm]
+        return clients[0] if len(clients) == 1 else None
     ours = [
         side
         for side in SIDES

@@ -226,6 +226,24 @@ def test_gate_writes_one_row_per_execution_and_rule(conn, settings) -> None:
     assert "Dupont" not in result.summary()
 
 
+def test_gate_counts_a_matched_principal_violation_once(conn, settings) -> None:
+    # Both records of a matched-principal fill (client and market side) carry the same bad
+    # ISIN: one violation row for the execution, not a duplicate key.
+    for tx_id in ("QS7", "QS7M"):
+        _insert(
+            conn,
+            {**VALID, "execution_id": 7, "tx_id": tx_id, "instrument_isin": "US0378331006"},
+        )
+    conn.commit()
+    result = run_gate(conn, START, END, settings.refdata_dir, "R1")
+    assert result.evaluated == 2
+    assert result.by_code == {"RR-ISIN-002": 1}
+    assert result.blocked == 1
+    assert _violations(conn) == [
+        (7, "RR-ISIN-002", "error", "instrument_isin", date(2026, 3, 2), "R1")
+    ]
+
+
 def test_gate_is_idempotent_and_forgets_fixed_records(conn, settings) -> None:
     _seed(conn)
     first = run_gate(conn, START, END, settings.refdata_dir, "R1")

@@ -55,8 +55,9 @@ def recon_db(pg_services):
             insert into raw.qsuite_executions values
                 (1, '2026-11-26 09:00Z'), (2, '2026-11-26 10:00Z'), (3, '2026-11-26 23:59Z'),
                 (4, '2026-11-27 00:00Z');
+            -- Execution 1 is a matched-principal fill: two records (market and client side).
             insert into reports.rpt_mifir_rts22_transactions values
-                (1, '2026-11-26 09:00Z'), (2, '2026-11-26 10:00Z');
+                (1, '2026-11-26 09:00Z'), (1, '2026-11-26 09:00Z'), (2, '2026-11-26 10:00Z');
             insert into reports.rpt_mifir_rts22_quarantine values
                 (3, '2026-11-26 23:59Z', 'INSTRUMENT_ISIN_MISSING', 'no ISIN');
             insert into raw.qsuite_executions values (5, '2026-11-26 12:00Z');
@@ -82,7 +83,8 @@ def test_reconcile_counts_and_fails_loudly(recon_db: str) -> None:
     start, end = datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC)
     with psycopg.connect(recon_db) as conn:
         result = reconcile(conn, start, end)
-        # Execution 4 is at 00:00 on the 27th: outside the period. 4 = 2 + 1 + 1 (execution 5).
+        # Execution 4 is at 00:00 on the 27th: outside the period. 4 = 2 + 1 + 1 (execution 5);
+        # execution 1's two records count once.
         assert result["counts"] == {
             "source_executions": 4,
             "reported": 2,

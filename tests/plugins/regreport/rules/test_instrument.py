@@ -10,6 +10,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 INS_CODES = ("RR-INS-001", "RR-INS-002", "RR-INS-003", "RR-INS-004", "RR-INS-005", "RR-INS-006")
+OTHER_LEI = "969500HMVSZ0TCV65D58"  # a legal-entity client
 
 
 def _codes(found):
@@ -146,6 +147,28 @@ def test_short_sale_of_share_or_bond_passes(request, run_rule, fixture) -> None:
     _client_sells(rec)
     rec["short_selling_ind"] = "SESH"
     assert run_rule("RR-INS-005", rec) == []
+
+
+def _mtch_client_leg(record, client_side: str) -> None:
+    """Client leg of a matched principal trade: the firm faces a legal-entity client that has
+    no branch country, so only the `leg` column tells which side is the client's."""
+    firm_side = "seller" if client_side == "buyer" else "buyer"
+    record.update(trading_capacity="MTCH", leg="CLIENT", venue="XOFF")
+    record.update(venue_transaction_id=None, short_selling_ind="SESH")
+    for side, lei in ((firm_side, record["executing_entity_lei"]), (client_side, OTHER_LEI)):
+        record.update({f"{side}_id_type": "LEI", f"{side}_id": lei})
+        record.update({f"{side}_{k}": None for k in ("id_scheme", "first_name", "surname")})
+        record.update({f"{side}_birth_date": None, f"{side}_branch_country": None})
+
+
+def test_short_sale_on_mtch_client_leg_is_the_clients(record, run_rule) -> None:
+    # The client sells to the firm: its short sale is reported (the firm, the buyer, is not
+    # the side that acts on this leg).
+    _mtch_client_leg(record, "seller")
+    assert run_rule("RR-INS-005", record) == []
+    # The client buys from the firm: no sale of the client's, the indicator is misplaced.
+    _mtch_client_leg(record, "buyer")
+    assert _codes(run_rule("RR-INS-005", record)) == [("RR-INS-005", "short_selling_ind")]
 
 
 @pytest.mark.parametrize(
