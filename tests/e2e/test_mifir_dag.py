@@ -98,6 +98,32 @@ def _task_states(settings: Settings, day: date) -> dict[str, str]:
     return dict(rows)
 
 
+def _break_isin_check_digit(settings: Settings, day: date) -> tuple[int, int]:
+    """Give the day's most traded share a wrong ISIN check digit; return it and its fills.
+
+    Fills counted are the reportable ones (live trades): those the gate must quarantine.
+    """
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    with psycopg.connect(settings.source_dsn) as conn:
+        instrument_id, isin, fills = conn.execute(
+            """
+            select i.instrument_id, i.isin, count(*) from qsuite.executions as e
+            join qsuite.orders as o using (order_id)
+            join qsuite.instruments as i using (instrument_id)
+            where e.executed_at >= %s and e.executed_at < %s and i.instrument_type = 'SHARE'
+              and i.isin is not null and e.status = 'LIVE' and e.exec_kind = 'TRADE'
+            group by 1, 2 order by 3 desc, 1 limit 1
+            """,
+            (start, start + timedelta(days=1)),
+        ).fetchone()
+        wrong = isin[:-1] + str((int(isin[-1]) + 1) % 10)
+        conn.execute(
+            "update qsuite.instruments set isin = %s where instrument_id = %s",
+            (wrong, instrument_id),
+        )
+    return instrument_id, fills
+
+
 def _summary(settings: Settings, day: date) -> dict:
     return json.loads(summary_path(settings, day).read_text())
 
@@ -125,6 +151,10 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     assert source == stats.executions
     assert no_isin > 0
     assert excluded > 0
+    # One share gets a wrong ISIN check digit: the right format (SQL checks and GX pass it),
+    # so only the rule gate (RR-ISIN-002) can keep its fills out of the file.
+    bad_instrument, bad_fills = _break_isin_check_digit(settings, day)
+    assert bad_fills > 0
 
     assert _run(settings, day) == 0
     summary = _summary(settings, day)
@@ -134,7 +164,6 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     counts = summary["counts"]
     assert counts["source_executions"] == source
     assert counts["not_reportable"] == excluded
-    assert counts["quarantined"] >= no_isin
     assert counts["reported"] + counts["quarantined"] + counts["not_reportable"] == source
     # Records, not executions: a matched-principal fill is two records (client and market side).
     with psycopg.connect(settings.warehouse_dsn) as conn:
@@ -145,7 +174,10 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
         ).fetchone()
     assert counts["reported"] == executions
     assert summary["records"] == summary["changes"]["new"] == records == executions + market_legs
-    assert "INSTRUMENT_ISIN_MISSING" in {q["reason_code"] for q in summary["quarantine"]}
+    by_reason = {q["reason_code"]: q["count"] for q in summary["quarantine"]}
+    assert by_reason["INSTRUMENT_ISIN_MISSING"] == no_isin
+    assert by_reason["RR-ISIN-002"] == bad_fills
+    assert counts["quarantined"] == no_isin + bad_fills
 
     [file] = summary["files"]
     report = Path(file["file"])
@@ -272,25 +304,28 @@ def test_corrections_and_back_reporting(prepared: Settings, s3) -> None:
 def test_failing_expectation_stops_the_upload(
     prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A malformed ISIN passes the models (it is not null) but fails GX: nothing leaves."""
+    """A malformed venue transaction id passes the models and the rule gate but fails GX
+    (RTS22-F03-FORMAT): the run stops and nothing leaves."""
     settings = prepared
     day = _fresh_day(settings, s3, date(2026, 8, 3))
     generate(settings.source_dsn, day, orders=ORDERS, seed=12)
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with psycopg.connect(settings.source_dsn) as conn:
-        instrument_id, isin = conn.execute(
+        execution_id, venue_tx_id = conn.execute(
             """
-            select i.instrument_id, i.isin from qsuite.executions as e
+            select e.execution_id, e.venue_transaction_id from qsuite.executions as e
             join qsuite.orders as o using (order_id)
             join qsuite.instruments as i using (instrument_id)
             where e.executed_at >= %s and e.executed_at < %s and i.isin is not null
+              and e.venue_transaction_id is not null and e.trading_capacity <> 'MTCH'
+              and e.status = 'LIVE' and e.exec_kind = 'TRADE'
             order by e.execution_id limit 1
             """,
             (start, start + timedelta(days=1)),
         ).fetchone()
         conn.execute(
-            "update qsuite.instruments set isin = 'XX12' where instrument_id = %s",
-            (instrument_id,),
+            "update qsuite.executions set venue_transaction_id = 'AB-12' where execution_id = %s",
+            (execution_id,),
         )
     monkeypatch.setenv("REGREPORT_TASK_RETRIES", "0")
     try:
@@ -298,12 +333,13 @@ def test_failing_expectation_stops_the_upload(
     finally:
         with psycopg.connect(settings.source_dsn) as conn:
             conn.execute(
-                "update qsuite.instruments set isin = %s where instrument_id = %s",
-                (isin, instrument_id),
+                "update qsuite.executions set venue_transaction_id = %s where execution_id = %s",
+                (venue_tx_id, execution_id),
             )
     states = _task_states(settings, day)
     assert states["extract_period"] == "success"
-    assert states["dbt_build.rpt_mifir_rts22_transactions_model_build"] == "success"
+    assert states["apply_rules"] == "success"
+    assert states["dbt_reports.rpt_mifir_rts22_transactions_model_build"] == "success"
     assert states["validate_report"] == "failed"
     for blocked in ("render_report", "archive_report", "register_report"):
         assert states[blocked] == "upstream_failed", (blocked, states[blocked])

@@ -209,6 +209,7 @@ _B = BAD_DAY
 BAD_ROWS: dict[str, dict[str, Any]] = {
     "RTS22-F02-NOTNULL": _row(90, _B, tx_id=None),
     "RTS22-F02-FORMAT": _row(91, _B, tx_id="qs-91"),
+    "RTS22-F03-FORMAT": _row(145, _B, venue_transaction_id="AB-12"),  # a hyphen
     "RTS22-F04-LEI": _row(92, _B, executing_entity_lei="bad"),
     "RTS22-F06-LEI": _row(93, _B, submitting_entity_lei="bad"),
     "RTS22-F07-TYPE": _row(94, _B, buyer_id_type="BIC"),

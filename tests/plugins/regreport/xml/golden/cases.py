@@ -35,7 +35,7 @@ def _base(tx_id: str, **changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "record_type": "NEWT",
         "tx_id": tx_id,
-        "execution_id": int(tx_id[2:]),
+        "execution_id": int(tx_id[2:].rstrip("M")),
         "trading_date": date(2026, 11, 26),
         "instrument_type": "SHARE",
         "venue_transaction_id": f"XPAR{tx_id}",
@@ -173,10 +173,14 @@ CASES: dict[str, dict[str, Any]] = {
     ),
     # 9. The order was transmitted to the firm by another firm (RTS 22 Art. 4).
     "09_order_transmission": _base("QS1009", transmitting_firm_buyer_lei=TRANSMITTER_LEI),
-    # 10. Matched principal off venue with a counterparty bank; OTC post-trade indicators.
+    # 10. Matched principal, market side: the firm buys off venue from a counterparty bank
+    #     (the client side is a second record, firm vs client); OTC post-trade indicators.
     "10_mtch_xoff_otc": _base(
-        "QS1010",
+        "QS1010M",
+        leg="MARKET",
         trading_capacity="MTCH",
+        buyer_id=FIRM_LEI,
+        buyer_branch_country=None,
         venue="XOFF",
         venue_transaction_id=None,
         seller_id=COUNTERPARTY_LEI,
