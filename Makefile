@@ -86,8 +86,8 @@ fmt: install ## Format Python code
 	$(BIN)/ruff format plugins dags tests benchmarks
 
 .PHONY: dbt-build
-dbt-build: install ## dbt build for one period: make dbt-build DATE=2026-11-26
-	cd dbt_project && ../$(BIN)/dbt build --profiles-dir . --vars '{period_start: "$(DATE)T00:00:00+00:00", period_end: "'$$(date -u -d "$(DATE) + 1 day" +%F)'T00:00:00+00:00"}'
+dbt-build: install ## dbt build for one period: make dbt-build DATE=2026-11-26 [DBT_ARGS=--full-refresh]
+	cd dbt_project && ../$(BIN)/dbt build --profiles-dir . $(DBT_ARGS) --vars '{period_start: "$(DATE)T00:00:00+00:00", period_end: "'$$(date -u -d "$(DATE) + 1 day" +%F)'T00:00:00+00:00"}'
 
 .PHONY: dbt-docs
 dbt-docs: install ## Generate the dbt docs (the data dictionary)

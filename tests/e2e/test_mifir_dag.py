@@ -27,6 +27,8 @@ DAG_ID = "mifir_transactions_daily"
 ORDERS = 400
 #: A valid ISIN (Apple Inc., check digit 5) for the source fix in the back-reporting test.
 FIXED_ISIN = "US0378331005"
+#: Records per file when the corrections test splits a submission.
+PART_RECORDS = 100
 
 
 def _fresh_day(settings: Settings, client, start: date) -> date:
@@ -219,9 +221,12 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     assert rows[0]["runs"] == 2
 
 
-def test_corrections_and_back_reporting(prepared: Settings, s3) -> None:
-    """Amended and busted fills are cancelled and re-reported the next day; a source fix is
-    back-reported for its own day as a second submission; every version stays linked."""
+def test_corrections_and_back_reporting(
+    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Amended and busted fills are cancelled and re-reported the next day (in a submission
+    split into several files); a source fix is back-reported for its own day as a second
+    submission; every version stays linked."""
     settings = prepared
     day1 = _fresh_day(settings, s3, date(2026, 7, 1))
     day2 = _fresh_day(settings, s3, day1 + timedelta(days=1))
@@ -240,9 +245,27 @@ def test_corrections_and_back_reporting(prepared: Settings, s3) -> None:
     amended = [i for i in changed if after[i][2] == "LIVE" and after[i][:2] != before[i][:2]]
     assert len(busted) == 1
     assert amended
-    generate(settings.source_dsn, day2, orders=ORDERS, seed=22)
+    # Same seed: reference data (accounts, mandates) is a function of the seed.
+    generate(settings.source_dsn, day2, orders=ORDERS, seed=21)
+    monkeypatch.setenv("REGREPORT_MAX_RECORDS_PER_FILE", str(PART_RECORDS))
     assert _run(settings, day2) == 0
+    monkeypatch.delenv("REGREPORT_MAX_RECORDS_PER_FILE")
     second = _summary(settings, day2)
+    # Split: ceil(records / PART_RECORDS) files, all full but the last, each valid and
+    # archived on its own; together they hold the submission in order.
+    parts = second["files"]
+    assert len(parts) == -(-second["records"] // PART_RECORDS) > 1
+    assert [f["records"] for f in parts[:-1]] == [PART_RECORDS] * (len(parts) - 1)
+    assert sum(f["records"] for f in parts) == second["records"]
+    for f in parts:
+        checked = validate_file(Path(f["file"]), settings.schemas_dir, settings.schema_version)
+        assert checked.valid, checked.errors[:3]
+        assert f["version_id"]
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        rows = [r for r in registry.list_reports(conn) if r["period_start"] == day2]
+    assert sorted((r["submission_seq"], r["part"], r["part_count"]) for r in rows) == [
+        (1, i, len(parts)) for i in range(1, len(parts) + 1)
+    ]
     reported_day1 = {tx for _, tx in _tx_actions(Path(first["files"][0]["file"]))}
     # Only corrections of fills that day 1 actually reported are Cxl'd (a quarantined fill
     # that changes is simply re-evaluated).
@@ -250,7 +273,8 @@ def test_corrections_and_back_reporting(prepared: Settings, s3) -> None:
     busted_tx = [f"QS{i}" for i in busted if f"QS{i}" in reported_day1]
     assert second["changes"]["amended"] == len(amended_tx)
     assert second["changes"]["cancelled"] == len(busted_tx)
-    actions = _tx_actions(Path(second["files"][0]["file"]))
+    actions = [a for f in parts for a in _tx_actions(Path(f["file"]))]
+    assert len(actions) == second["records"]
     cancels = [tx for action, tx in actions if action == "Cxl"]
     assert cancels == sorted(amended_tx + busted_tx)
     assert actions[: len(cancels)] == [("Cxl", tx) for tx in cancels]  # Cxls come first
