@@ -355,10 +355,20 @@ def reports_history(tx_id: str, as_json: bool) -> None:
 @click.option("--schemas-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--schema-version", default=None, help="ESMA usage-guideline version, e.g. 1.1.0.")
 @click.option("--max-errors", default=100, show_default=True)
+@click.option(
+    "--show-values",
+    is_flag=True,
+    help="Quote offending values in messages (they may be names or national ids).",
+)
 def validate(
-    file: Path, schemas_dir: Path | None, schema_version: str | None, max_errors: int
+    file: Path,
+    schemas_dir: Path | None,
+    schema_version: str | None,
+    max_errors: int,
+    show_values: bool,
 ) -> None:
     """Check an auth.016 file (ours or another tool's) against the ESMA XSDs."""
+    from regreport.pipeline import redact
     from regreport.xml.schema import SchemaError, validate_file
 
     settings = _settings()
@@ -372,7 +382,7 @@ def validate(
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
     for err in report.errors:
-        click.echo(f"{file}:{err.line}: {err.message}")
+        click.echo(f"{file}:{err.line}: {err.message if show_values else redact(err.message)}")
     if not report.valid:
         click.secho(f"INVALID: {len(report.errors)} error(s) in {file}", fg="red", err=True)
         sys.exit(1)

@@ -98,6 +98,10 @@ def test_validate_bad_lei_reports_file_and_line(tmp_path: Path) -> None:
     located = [o for o in result.output.splitlines() if o.startswith(f"{path}:{line}:")]
     assert any("ExctgPty" in o for o in located), result.output
     assert "INVALID" in result.output
+    # Values are left out unless asked for: in a real file they may be names or national ids.
+    assert "'BAD'" not in result.output
+    shown = _invoke("validate", str(path), "--show-values")
+    assert "'BAD'" in shown.output
 
 
 @pytest.mark.unit
