@@ -348,7 +348,9 @@ def _future(underlying: str, mic: str, ccy: str, multiplier: int, expiry: date) 
 
 # Fixed dates, like the rest of the reference data (it ignores the trade date): expiries and
 # maturities lie after the trade dates the platform is demonstrated on (2025-2026).
-_DEC26, _MAR27, _JUN27 = date(2026, 12, 18), date(2027, 3, 19), date(2027, 6, 18)
+# Quarterly expiries (third Fridays) far enough ahead that demo and test days before them
+# never trade an expired contract (RR-TS-004 would quarantine it).
+_DEC27, _MAR28, _JUN28 = date(2027, 12, 17), date(2028, 3, 17), date(2028, 6, 16)
 INSTRUMENTS += (
     _bond("Republique Francaise OAT 2.75% 25/10/2032", "FR", "XPAR", "2.75",
           date(2032, 10, 25), 4, gov=True),
@@ -364,15 +366,15 @@ INSTRUMENTS += (
           date(2029, 11, 20), 1, gov=False),
     _bond("Banca Tirrenica S.p.A. 5.00% 15/07/2028", "IT", "MOTX", "5.00",
           date(2028, 7, 15), 1, gov=False),
-    _option("Rheinfeld Chemie AG", "XEUR", "EUR", True, "EURO", "PHYS", _DEC26),
-    _option("Rheinfeld Chemie AG", "XEUR", "EUR", False, "EURO", "PHYS", _DEC26),
-    _option("Aubrac Énergies SA", "XEUR", "EUR", True, "AMER", "CASH", _MAR27),
-    _option("Banque Morvan SA", "XEUR", "EUR", False, "EURO", "CASH", _MAR27),
-    _option("Elbwerk Software SE", "XCBO", "USD", True, "AMER", "PHYS", _DEC26),
-    _option("Elbwerk Software SE", "XCBO", "USD", False, "AMER", "PHYS", _DEC26),
-    _future("Bayerwald Motoren AG", "XEUR", "EUR", 100, _DEC26),
-    _future("Valmont Luxe SA", "XEUR", "EUR", 10, _JUN27),
-    _future("Zuiderlicht Halfgeleiders N.V.", "XCME", "USD", 50, _MAR27),
+    _option("Rheinfeld Chemie AG", "XEUR", "EUR", True, "EURO", "PHYS", _DEC27),
+    _option("Rheinfeld Chemie AG", "XEUR", "EUR", False, "EURO", "PHYS", _DEC27),
+    _option("Aubrac Énergies SA", "XEUR", "EUR", True, "AMER", "CASH", _MAR28),
+    _option("Banque Morvan SA", "XEUR", "EUR", False, "EURO", "CASH", _MAR28),
+    _option("Elbwerk Software SE", "XCBO", "USD", True, "AMER", "PHYS", _DEC27),
+    _option("Elbwerk Software SE", "XCBO", "USD", False, "AMER", "PHYS", _DEC27),
+    _future("Bayerwald Motoren AG", "XEUR", "EUR", 100, _DEC27),
+    _future("Valmont Luxe SA", "XEUR", "EUR", 10, _JUN28),
+    _future("Zuiderlicht Halfgeleiders N.V.", "XCME", "USD", 50, _MAR28),
     # Spot FX is not a MiFID II financial instrument: it is traded, but never reported.
     InstrumentSpec("EUR/USD spot", "XS", OFF_VENUE, "USD", "FX_SPOT", 1.085, 0.02, "IFXXXP",
                    in_firds=False),
