@@ -606,6 +606,21 @@ def bench_synth(records: int, work_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+#: Columns of the render + validate tables (sections 3 and 4).
+_RENDER_HEADERS = [
+    "writer / validator",
+    "records",
+    "file MB",
+    "render rec/s",
+    "render µs/rec",
+    "render peak MB",
+    "validate rec/s",
+    "validate µs/rec",
+    "validate peak MB",
+    "render+validate rec/s",
+]
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -766,18 +781,7 @@ def _render_section(r: dict[str, Any], dag_sha256: str) -> list[str]:
         f"{fetch['peak_rss_mb']:.0f} MB).",
         "",
         *_table(
-            [
-                "writer / validator",
-                "records",
-                "file MB",
-                "render rec/s",
-                "render µs/rec",
-                "render peak MB",
-                "validate rec/s",
-                "validate µs/rec",
-                "validate peak MB",
-                "render+validate rec/s",
-            ],
+            _RENDER_HEADERS,
             _render_rows(r),
         ),  # fmt: skip
         "",
@@ -864,19 +868,7 @@ def _synth_section(r: dict[str, Any]) -> list[str]:
         f"({_rate(r['rows']['records'], r['rows']['work_s'])} rows/s).",
         "",
         *_table(
-            [
-                "writer / validator",
-                "records",
-                "file MB",
-                "render rec/s",
-                "render µs/rec",
-                "render peak MB",
-                "validate rec/s",
-                "validate µs/rec",
-                "validate peak MB",
-                "render+validate rec/s",
-                "render+validate rec/s of CPU",
-            ],
+            [*_RENDER_HEADERS, "render+validate rec/s of CPU"],
             _synth_rows(r),
         ),  # fmt: skip
         "",
