@@ -10,7 +10,7 @@ import csv
 import json
 import logging
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -443,10 +443,7 @@ def _build_submission(
                 **render_args,
             )
         if tuple(sha256_file(p.path) for p in parts) == latest.sha256s:
-            moved = []
-            for part in parts:
-                part.path.replace(out_dir / part.path.name)
-                moved.append(_moved(part, out_dir))
+            moved = [replace(p, path=p.path.replace(out_dir / p.path.name)) for p in parts]
             return latest.submission_seq, latest.submission_seq, plan, moved, entries
         for part in parts:
             part.path.unlink(missing_ok=True)
@@ -458,12 +455,6 @@ def _build_submission(
         settings, conn, plan=plan, seq=seq, out_dir=out_dir, **render_args
     )
     return seq, None, plan, parts, entries
-
-
-def _moved(part: Any, out_dir: Path) -> Any:
-    from dataclasses import replace
-
-    return replace(part, path=out_dir / part.path.name)
 
 
 def _built(
