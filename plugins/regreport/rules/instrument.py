@@ -2,7 +2,8 @@
 
 Codes: RR-INS-001 (instrument type in scope), RR-INS-002 (mandatory fields per type),
 RR-INS-003 (forbidden fields per type), RR-INS-004 (quantity and price notation per type),
-RR-INS-005 (short selling indicator), RR-INS-006 (coded instrument attributes).
+RR-INS-005 (short selling indicator), RR-INS-006 (coded instrument attributes), RR-INS-007
+(only derivatives outside FIRDS).
 
 The record contract (docs/reporting/mifir/report-columns.md) drives the tables below:
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from regreport.rules._registry import Finding, RuleContext
 
 INSTRUMENT_TYPES = frozenset({"SHARE", "ETF", "BOND", "OPTION", "FUTURE"})
+DERIVATIVE_TYPES = frozenset({"OPTION", "FUTURE"})
 OPTION_FIELDS = ("option_type", "strike_price", "strike_currency", "exercise_style")
 FUTURE_FIELDS = ("expiry_date", "underlying_isin", "price_multiplier", "delivery_type")
 DERIVATIVE_FIELDS = OPTION_FIELDS + FUTURE_FIELDS
@@ -197,3 +199,17 @@ def instrument_codes_valid(record: Mapping[str, Any], ctx: RuleContext) -> Itera
         value = record.get(name)
         if present(value) and value not in allowed:
             yield finding("RR-INS-006", name)
+
+
+@rule_impl("RR-INS-007")
+def othr_only_for_derivatives(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-INS-007: a share, ETF or bond without FIRDS reference data cannot be expressed.
+
+    The usage guideline's `FinInstrm/Othr` requires `DerivInstrmAttrbts` (1..1), so such a
+    record would make the whole file fail the XSD check; it is quarantined instead, until the
+    instrument is in FIRDS (or the guideline changes).
+    """
+    if record.get("instrument_in_firds") is False and record.get("instrument_type") in (
+        INSTRUMENT_TYPES - DERIVATIVE_TYPES
+    ):
+        yield finding("RR-INS-007", "instrument_in_firds")

@@ -1,4 +1,4 @@
-"""RR-INS-001..006: mandatory, forbidden and coded fields per instrument type."""
+"""RR-INS-001..007: mandatory, forbidden and coded fields per instrument type."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-INS_CODES = ("RR-INS-001", "RR-INS-002", "RR-INS-003", "RR-INS-004", "RR-INS-005", "RR-INS-006")
+INS_CODES = (
+    "RR-INS-001",
+    "RR-INS-002",
+    "RR-INS-003",
+    "RR-INS-004",
+    "RR-INS-005",
+    "RR-INS-006",
+    "RR-INS-007",
+)
 OTHER_LEI = "969500HMVSZ0TCV65D58"  # a legal-entity client
 
 
@@ -206,3 +214,10 @@ def test_short_selling_misuse_fails(record, run_rule, change) -> None:
 def test_coded_attributes_fail(option, run_rule, field, bad) -> None:
     option[field] = bad
     assert _codes(run_rule("RR-INS-006", option)) == [("RR-INS-006", field)]
+
+
+@pytest.mark.parametrize("kind", ["SHARE", "ETF", "BOND"])
+def test_only_derivatives_may_lack_firds_data(record, run_rule, kind) -> None:
+    # The option fixture (not in FIRDS) passes RR-INS-007 in test_valid_instruments_pass.
+    record.update(instrument_type=kind, instrument_in_firds=False)
+    assert _codes(run_rule("RR-INS-007", record)) == [("RR-INS-007", "instrument_in_firds")]
