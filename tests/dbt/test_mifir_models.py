@@ -95,6 +95,7 @@ SOPHIE_ID = "FR19901112SOPHIBERNA"
 JEAN = ("Jean", "Leroy", date(1960, 9, 10))  # FR19600910JEAN#LEROY: holds the POA
 JEAN_ID = "FR19600910JEAN#LEROY"
 EVA_ID = "DE19820304EVA##WEBER"  # Eva Weber, DE, 1982-03-04: joint account with a bad 2nd
+LENA_ID = "DE20100607LENA#WEBER"  # Lena Weber, DE, 2010-06-07: a third joint holder
 LOUIS_ID = "FR19500101LOUISPETIT"  # Louis Petit, FR, 1950-01-01: POA person without birth
 
 _SOURCE_SQL = f"""
@@ -140,7 +141,8 @@ values
 
 insert into qsuite.account_joint_holders values
     ('ACC-JOINT', 2, 'Claire', 'Martin', '1972-04-05', 'FR', '{CLAIRE_ID}', 'CONCAT'),
-    ('ACC-JOINT-BAD', 2, 'Otto', 'Weber', '1981-01-01', 'DE', '  ', 'CONCAT');
+    ('ACC-JOINT-BAD', 2, 'Otto', 'Weber', '1981-01-01', 'DE', '  ', 'CONCAT'),
+    ('ACC-JOINT-BAD', 3, 'Lena', 'Weber', '2010-06-07', 'DE', '{LENA_ID}', 'CONCAT');
 
 insert into qsuite.traders values
     ('TR1', 'Pablo', 'Garcia', '1975-01-02', 'ES', '{TRADER_NIDN}', 'NIDN', 'DE'),
@@ -778,11 +780,12 @@ def _quarantine(execution_id: int, at: datetime, codes: list[str], source: dict)
 
 
 # 2020: option not in FIRDS without strike, bought for a joint account whose second holder
-# has a blank national id: two reasons, sorted.
+# has a blank national id and which has a third holder (the report carries two): three
+# reasons, sorted.
 Q_2020 = _quarantine(
     2020,
     _utc(DAY, 15),
-    ["JOINT_HOLDER_DETAILS_MISSING", "OPTION_DETAILS_MISSING"],
+    ["JOINT_HOLDER_DETAILS_MISSING", "OPTION_DETAILS_MISSING", "TOO_MANY_JOINT_HOLDERS"],
     # quantity numeric(18,4) and price numeric(18,6) keep their scale in jsonb.
     _source_row(2020, "2026-03-10T15:00:00.000000Z", "1.0000", "4.300000", "XCCP", "AOTC"),
 )
@@ -1235,10 +1238,15 @@ def test_rule_gate_errors_quarantine(scenario: dict[str, Snapshot]) -> None:
         },
         "extract_run_id": "R1",
     }
-    # 2020: SQL reasons and the rule code together, sorted ('J' < 'O' < 'R').
+    # 2020: SQL reasons and the rule code together, sorted ('J' < 'O' < 'R' < 'T').
     q_2020 = {
         **Q_2020,
-        "reason_codes": ["JOINT_HOLDER_DETAILS_MISSING", "OPTION_DETAILS_MISSING", "RR-ISIN-002"],
+        "reason_codes": [
+            "JOINT_HOLDER_DETAILS_MISSING",
+            "OPTION_DETAILS_MISSING",
+            "RR-ISIN-002",
+            "TOO_MANY_JOINT_HOLDERS",
+        ],
     }
     # 2013 once, with the raw (not upper-cased) venue id of the source.
     q_2013 = {

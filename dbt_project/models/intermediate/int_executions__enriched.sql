@@ -21,13 +21,16 @@ accounts as (
 ),
 
 {# RTS 22 fields 7/16 carry one more AcctOwnr per further holder; the
-   report has room for the second holder (buyer2_*/seller2_*). #}
+   report has room for the second holder (buyer2_*/seller2_*), and an account
+   with more further holders is quarantined (TOO_MANY_JOINT_HOLDERS), never
+   reported with holders missing. #}
 joint_holders as (
     select
         *,
         row_number() over (
             partition by account_id order by holder_seq
-        ) as holder_rank
+        ) as holder_rank,
+        count(*) over (partition by account_id) as further_holder_count
     from {{ ref('stg_qsuite__account_joint_holders') }}
 ),
 
@@ -86,6 +89,7 @@ joined as (
         accounts.poa_national_id,
         accounts.poa_national_id_type,
         second_holders.holder_seq as second_holder_seq,
+        second_holders.further_holder_count,
         second_holders.first_name as second_holder_first_name,
         second_holders.surname as second_holder_surname,
         second_holders.national_id as second_holder_national_id,

@@ -260,6 +260,10 @@ checked as (
                         then 'JOINT_HOLDER_DETAILS_MISSING'
                 end,
                 case
+                    when further_holder_count > 1
+                        then 'TOO_MANY_JOINT_HOLDERS'
+                end,
+                case
                     when
                         decision_maker_type = 'PERSON'
                         and (
