@@ -317,3 +317,22 @@ def test_gate_handles_100k_rows_in_seconds(conn, settings) -> None:
     assert (result.evaluated, result.violations) == (100_000, 100)
     assert elapsed < 60, f"100k rows took {elapsed:.1f}s"
     print(f"rule gate: 100k rows in {elapsed:.1f}s")  # noqa: T201 - shown with -s
+
+
+@pytest.mark.unit
+def test_gate_ddl_matches_the_dbt_hook() -> None:
+    """dbt creates the table on run start (report models read it), the gate when run alone:
+    both definitions must stay the same."""
+    import re
+    from pathlib import Path
+
+    from regreport.gate import DDL
+
+    macro = Path(__file__).resolve().parents[3] / "dbt_project" / "macros" / "rule_violations.sql"
+    body = re.search(r"%\}(.*?)\{%-? endmacro", macro.read_text(), re.S)
+    assert body is not None
+
+    def norm(sql_text: str) -> str:
+        return " ".join(sql_text.split())
+
+    assert norm(body.group(1).lstrip("-")) == norm(DDL)
