@@ -7,6 +7,7 @@ regreport demo                         all of the above, for the last business d
 regreport correct --date D --on D2     amend/cancel some of D's executions in QSuite (demo)
 regreport reports list [--json]        the report registry
 regreport reports history TX_ID        every version of one transaction as sent
+regreport exceptions [--json]          records the regulator rejected, with rule and reason
 regreport validate FILE                check any auth.016 file against the ESMA XSDs
 regreport ui start|stop                the Airflow UI, login required
 """
@@ -349,6 +350,34 @@ def reports_history(tx_id: str, as_json: bool) -> None:
         click.echo(
             f"{e['entry_id']:>6}  {e['action']:<6} {e['period_start']!s:<10} "
             f"{e['submission_seq']:>3}  {e['file_name']:<60} {(e['record_sha256'] or '-')[:12]}"
+        )
+
+
+@main.command()
+@click.option("--report-id", type=int, default=None, help="Only this registered file.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def exceptions(report_id: int | None, as_json: bool) -> None:
+    """Records the regulator rejected: file, TxId, rule id and the regulator's description."""
+    from dataclasses import asdict
+
+    import psycopg
+
+    from regreport import registry, submissions
+
+    settings = _settings()
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        registry.ensure_schema(conn)
+        rows = submissions.exceptions(conn, report_id)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no rejected records")
+        return
+    for r in rows:
+        click.echo(
+            f"{r.report_id:>4}  {r.file_name}  {r.tx_id}  {r.rule_id or '-'}: "
+            f"{r.rule_description or r.status_code}"
         )
 
 

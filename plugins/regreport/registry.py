@@ -71,11 +71,12 @@ class RegisteredReport:
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
-    """Create the registry and ledger tables if missing (and add columns to old ones)."""
-    from regreport import ledger
+    """Create the registry, ledger and submission tables if missing (add columns to old ones)."""
+    from regreport import ledger, submissions
 
     conn.execute(DDL)
     ledger.ensure_schema(conn)
+    submissions.ensure_schema(conn)
 
 
 @dataclass(frozen=True)

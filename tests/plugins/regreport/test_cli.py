@@ -285,3 +285,16 @@ def test_help(path: tuple[str, ...]) -> None:
     _no_traceback(result)
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_exceptions_on_a_registry_without_feedback() -> None:
+    # The file was registered but no feedback arrived: nothing is rejected yet.
+    result = _invoke("exceptions")
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "no rejected records"
+    as_json = _invoke("exceptions", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == []
