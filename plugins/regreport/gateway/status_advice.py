@@ -9,15 +9,14 @@ lists exceptions only, so an unmentioned record is accepted.
 The `Document` travels in the same head.003 `BizData` envelope as a submission, with an
 `AppHdr` from the NCA to the firm whose `MsgDefIdr` is auth.031.001.01. head.003's payload is
 `xs:any processContents="strict"`, so validating the envelope needs head.003, head.001 and
-auth.031 loaded together; `regreport.xml.schema.load_schema` only knows auth.016 sets, hence
-`load_status_advice_schema` here (same driver-schema technique, read from `schemas_dir`).
+auth.031 loaded together: `load_status_advice_schema` is the feedback parser's loader
+(`regreport.feedback.load_schema`), so the simulator and the firm validate with one schema set.
 
 Output is deterministic: same advice, same bytes (UTF-8, declaration, fixed order, indent).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -32,11 +31,7 @@ if TYPE_CHECKING:
 #: auth.031 namespace (usage guideline 1.1.0, no DRAFT prefix).
 NS_AUTH031 = "urn:iso:std:iso:20022:tech:xsd:auth.031.001.01"
 MSG_DEF_IDR_AUTH031 = "auth.031.001.01"
-AUTH031_XSD = "auth.031.001.01_ESMAUG_Reporting_1.1.0.xsd"
-HEAD003_XSD = "head.003.001.01.xsd"
-HEAD001_XSD = "head.001.001.01_ESMAUG_1.0.0.xsd"
 
-_XS = "http://www.w3.org/2001/XMLSchema"
 _MAX35 = 35
 _MAX140 = 140
 _MAX350 = 350
@@ -193,30 +188,6 @@ def render_status_advice(advice: StatusAdvice, header: AdviceHeader) -> bytes:
     )
 
 
-def _hardened_parser() -> etree.XMLParser:
-    from lxml import etree
-
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _load_cached(schemas_dir: Path) -> etree.XMLSchema:
-    from lxml import etree
-
-    imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{(schemas_dir / name).as_uri()}"/>'
-        for ns, name in (
-            (NS_HEAD003, HEAD003_XSD),
-            (NS_HEAD001, HEAD001_XSD),
-            (NS_AUTH031, AUTH031_XSD),
-        )
-    )
-    driver = f'<xs:schema xmlns:xs="{_XS}">{imports}</xs:schema>'.encode()
-    return etree.XMLSchema(etree.fromstring(driver, _hardened_parser()))
-
-
 def load_status_advice_schema(schemas_dir: Path) -> etree.XMLSchema:
     """Compile head.003 + head.001 + auth.031 into one validator (cached per folder).
 
@@ -231,8 +202,6 @@ def load_status_advice_schema(schemas_dir: Path) -> etree.XMLSchema:
     Raises:
         FileNotFoundError: A schema file is missing (named in the message).
     """
-    resolved = schemas_dir.expanduser().resolve()
-    missing = [n for n in (HEAD003_XSD, HEAD001_XSD, AUTH031_XSD) if not (resolved / n).is_file()]
-    if missing:
-        raise FileNotFoundError(f"ESMA schemas folder {resolved} lacks {', '.join(missing)}")
-    return _load_cached(resolved)
+    from regreport.feedback import load_schema
+
+    return load_schema(schemas_dir)
