@@ -22,6 +22,7 @@ _TEST_ENV = {
     "REGREPORT_SEAWEED_VOLUME_PORT": "18091",
     "REGREPORT_SEAWEED_FILER_PORT": "18898",
     "REGREPORT_AIRFLOW_PORT": "18070",
+    "REGREPORT_GATEWAY_PORT": "18032",
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)
@@ -58,6 +59,22 @@ def s3_services(settings: Settings) -> Settings:
     from regreport import services as svc
 
     svc.start(settings, ("s3",))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def gateway_service(settings: Settings) -> Settings:
+    """The local regulator SFTP gateway simulator, running, with its Airflow connection set.
+
+    The connection pins the host key made at the first start, so on a clean clone it is not
+    in the environment set at import time above; set it here so tests see it on every run.
+    """
+    from regreport import services as svc
+    from regreport.config import SFTP_CONN_ID
+
+    svc.start(settings, ("gateway",))
+    name = f"AIRFLOW_CONN_{SFTP_CONN_ID.upper()}"
+    os.environ[name] = airflow_env(settings)[name]
     return settings
 
 

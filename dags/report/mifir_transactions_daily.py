@@ -25,6 +25,21 @@ firm's executions and archives it, write-once, for the retention period.
    retention. A rerun that produced the same bytes archives nothing new.
 8. `register_report` records each file, its S3 version id and retention in
    `regreport.report_registry`, and its records in `regreport.transaction_ledger`.
+9. `submit_report` uploads each new file to the regulator's SFTP gateway (connection
+   `regulator_sftp`, host key pinned): temporary name, then rename; retried with backoff. A
+   file the registry already has as submitted, or that the gateway already holds, is never
+   sent twice. If the gateway stays down the task fails and nothing is marked submitted.
+10. `await_feedback` (deferrable: waits in the triggerer, not on a worker) collects the
+   regulator's auth.031 status advice, archives it write-once, and records per file and per
+   record: ACCEPTED, PARTIALLY_ACCEPTED or REJECTED; rejected records become exceptions
+   (`regreport exceptions`). Records pending on reference data are followed up by
+   `mifir_feedback_collect`.
+
+**Resubmitting rejected records:** fix the source, then trigger this DAG with **Report date**
+= the trading day and **Resubmit rejected records only** ticked: the run sends exactly the
+records whose last report was rejected and that have changed since, as `New` reports linked to
+the rejected versions (every version stays in the ledger). Tick **Resend unchanged** too when
+the fix was on the regulator's side (e.g. CON-412: the instrument is now in FIRDS).
 
 **Period:** the data interval is one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`);
 scheduled runs start at 06:00 UTC the next day, inside the T+1 deadline of MiFIR Art. 26(1).
@@ -49,6 +64,7 @@ from cosmos.constants import LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
+from regreport.operators.feedback import AwaitRegulatorFeedbackOperator
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
@@ -119,12 +135,22 @@ def render_report(extracted: dict[str, Any], validated: dict[str, Any]) -> dict[
     from regreport.pipeline import render
 
     start, end, run_id = _period()
+    params = get_current_context()["params"]
     run_ids = {
         "extract": extracted["run_id"],
         "dbt": f"{run_id}/dbt_transform+dbt_reports",
         "gx": validated["run_id"],
     }
-    return render(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start, end, run_ids, validated)
+    return render(
+        SETTINGS,
+        postgres_dsn(config.WAREHOUSE_CONN_ID),
+        start,
+        end,
+        run_ids,
+        validated,
+        only_rejected=bool(params.get("only_rejected")),
+        resend_unchanged=bool(params.get("resend_unchanged")),
+    )
 
 
 @task
@@ -144,6 +170,18 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
 
     _, _, run_id = _period()
     return register(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), built, archived, run_id)
+
+
+@task
+def submit_report(registered: dict[str, Any]) -> dict[str, Any]:
+    """Upload the run's files to the regulator's gateway, each exactly once."""
+    import psycopg
+
+    from regreport.hooks.connections import postgres_dsn, sftp_target
+    from regreport.pipeline import submit
+
+    with psycopg.connect(postgres_dsn(config.WAREHOUSE_CONN_ID)) as conn:
+        return submit(SETTINGS, conn, sftp_target(config.SFTP_CONN_ID), registered)
 
 
 @dag(
@@ -166,11 +204,29 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
                 "Business day to (re)report, e.g. a resubmission after a fix. Leave empty to"
                 " report the run's data interval."
             ),
-        )
+        ),
+        "only_rejected": Param(
+            False,
+            type="boolean",
+            title="Resubmit rejected records only",
+            description=(
+                "Send only the records of this day whose last report the regulator rejected"
+                " and that have been corrected since (see `regreport exceptions`)."
+            ),
+        ),
+        "resend_unchanged": Param(
+            False,
+            type="boolean",
+            title="Resend unchanged",
+            description=(
+                "Also resend rejected records that did not change (the fix was on the"
+                " regulator's side, e.g. an instrument now in its reference data)."
+            ),
+        ),
     },
 )
 def mifir_transactions_daily() -> None:
-    """Extract -> dbt -> rules -> dbt -> GX -> render -> archive -> register, for one day."""
+    """Extract, dbt, rules, dbt, GX, render, archive, register, submit, await feedback."""
     extracted = extract_period()
     transform = _dbt_group(
         "dbt_transform",
@@ -182,7 +238,15 @@ def mifir_transactions_daily() -> None:
     built = render_report(extracted, validated)
     archived = archive_report(built)
     extracted >> transform >> rules >> reports >> validated
-    register_report(built, archived)
+    submitted = submit_report(register_report(built, archived))
+    AwaitRegulatorFeedbackOperator(
+        task_id="await_feedback",
+        submitted=submitted,
+        conn_id=config.SFTP_CONN_ID,
+        warehouse_conn_id=config.WAREHOUSE_CONN_ID,
+        timeout=timedelta(hours=6),
+        poll_seconds=5,
+    )
 
 
 def _dbt_group(group_id: str, select: list[str]) -> DbtTaskGroup:

@@ -1,6 +1,6 @@
 """`regreport`: the operator's command line.
 
-regreport services start|stop|status   local PostgreSQL and S3 (Object Lock) servers
+regreport services start|stop|status   local PostgreSQL, S3 (Object Lock) and SFTP gateway
 regreport generate --date D            fill the QSuite trading DB with a synthetic day
 regreport run --date D                 run the MiFIR DAG for one day and print its summary
 regreport demo                         all of the above, for the last business day
@@ -49,17 +49,17 @@ def main() -> None:
 
 @main.group()
 def services() -> None:
-    """Local PostgreSQL and S3 servers (data under REGREPORT_HOME)."""
+    """Local PostgreSQL, S3 and regulator SFTP gateway servers (data under REGREPORT_HOME)."""
 
 
 @services.command("start")
-@click.option("--only", type=click.Choice(["postgres", "s3"]), multiple=True)
+@click.option("--only", type=click.Choice(["postgres", "s3", "gateway"]), multiple=True)
 def services_start(only: tuple[str, ...]) -> None:
     """Start the services (idempotent) and create the databases."""
     from regreport import services as svc
 
     settings = _settings()
-    which = only or ("postgres", "s3")
+    which = only or svc.SERVICES
     svc.start(settings, which, log=click.echo)
     if "postgres" in which:
         svc.ensure_databases(settings)
@@ -73,7 +73,7 @@ def services_stop() -> None:
 
     settings = _settings()
     local_airflow.stop_ui(settings, log=click.echo)
-    svc.stop(settings, ("postgres", "s3"), log=click.echo)
+    svc.stop(settings, svc.SERVICES, log=click.echo)
 
 
 @services.command("status")
@@ -232,7 +232,17 @@ def _print_summary(s: dict[str, Any], seconds: float) -> None:
             "records",
             f"{s['records']:,} = {changes.get('new', 0):,} new + {changes.get('amended', 0):,} "
             f"amended (Cxl + New) + {changes.get('cancelled', 0):,} cancelled; "
-            f"{changes.get('unchanged', 0):,} already reported unchanged",
+            f"{changes.get('unchanged', 0):,} already reported unchanged"
+            + (
+                f"; {changes['resubmitted']:,} rejected before, resubmitted"
+                if changes.get("resubmitted")
+                else ""
+            )
+            + (
+                f"; {changes['held_back']:,} rejected and unchanged, held back"
+                if changes.get("held_back")
+                else ""
+            ),
         ),
         (
             "reconciliation",
@@ -264,6 +274,7 @@ def _print_summary(s: dict[str, Any], seconds: float) -> None:
         click.echo(f"    {'version id':<13} {f['version_id']}")
         click.echo(f"    {'retain until':<13} {f['retain_until']}")
         click.echo(f"    {'archived':<13} {archived}")
+    _print_regulator(s)
     for q in s["quarantine"]:
         ids = ", ".join(str(i) for i in q["execution_ids"])
         more = " ..." if q["count"] > len(q["execution_ids"]) else ""
@@ -271,6 +282,40 @@ def _print_summary(s: dict[str, Any], seconds: float) -> None:
             f"  quarantined     {q['count']:,} x {q['reason_code']}: {q['reason']} "
             f"(executions {ids}{more})",
             fg="yellow",
+        )
+
+
+def _print_regulator(s: dict[str, Any]) -> None:
+    """The submission and the regulator's verdict, per file, with the rejected records."""
+    submitted = {f["report_id"]: f for f in (s.get("submission") or {}).get("files", [])}
+    answer = s.get("regulator") or {}
+    if submitted:
+        click.echo(f"  {'submitted to':<15} {s['submission']['gateway']} (SFTP, host key pinned)")
+    for f in answer.get("files", []):
+        sent = submitted.get(f["report_id"], {})
+        how = (
+            "already submitted earlier, not sent again"
+            if sent.get("already_submitted")
+            else "found on the gateway (earlier attempt), not sent again"
+            if sent.get("already_present")
+            else "uploaded"
+        )
+        records = ", ".join(f"{n:,} {k}" for k, n in sorted(f["records"].items())) or "-"
+        colour = {"ACCEPTED": "green", "PARTIALLY_ACCEPTED": "yellow"}.get(f["status"], "red")
+        click.echo(f"  {'regulator':<15} {f['file_name']}: {how}")
+        click.secho(
+            f"    {'verdict':<13} {f['status']} ({f['status_code']}); records: {records}",
+            fg=colour,
+        )
+    for e in answer.get("exceptions", []):
+        click.secho(
+            f"  rejected        {e['tx_id']}: {e['rule_id']} {e['rule']}",
+            fg="red",
+        )
+    if answer.get("exceptions"):
+        click.echo(
+            "  next step       fix the source, then rerun the day with only_rejected "
+            "(see `regreport exceptions`)"
         )
 
 
@@ -284,10 +329,29 @@ def demo(day: datetime | None, orders: int, seed: int) -> None:
 
     settings = _settings()
     the_day = day.date() if day else _default_day()
-    svc.start(settings, ("postgres", "s3"), log=click.echo)
+    svc.start(settings, log=click.echo)
     svc.ensure_databases(settings)
     _generate(settings, the_day, orders, seed)
+    _publish_reference_data(settings)
     _run(settings, the_day)
+
+
+def _publish_reference_data(settings: Settings) -> None:
+    """Give the simulated regulator the source's instruments (its FIRDS), as a real NCA has."""
+    import psycopg
+
+    from regreport.services import gateway
+
+    with psycopg.connect(settings.source_dsn) as conn:
+        isins = [
+            r[0]
+            for r in conn.execute(
+                "select distinct isin from qsuite.instruments"
+                " where isin ~ '^[A-Z]{2}[A-Z0-9]{9}[0-9]$'"
+            )
+        ]
+    count = gateway.publish_instruments(settings, isins)
+    click.echo(f"gateway: reference data has {count:,} instruments")
 
 
 # -- registry and files ---------------------------------------------------------------------
@@ -435,7 +499,7 @@ def ui_start() -> None:
     from regreport import services as svc
 
     settings = _settings()
-    svc.start(settings, ("postgres", "s3"), log=click.echo)
+    svc.start(settings, log=click.echo)
     svc.ensure_databases(settings)
     local_airflow.start_ui(settings, log=click.echo)
 

@@ -19,6 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE_CONN_ID = "warehouse_postgres"
 SOURCE_CONN_ID = "qsuite_postgres"
 S3_CONN_ID = "reports_s3"
+#: The regulator's SFTP reporting gateway (locally: the simulator, `regreport.services.gateway`).
+SFTP_CONN_ID = "regulator_sftp"
 
 REPORT_TYPE_MIFIR = "mifir_rts22"
 
@@ -66,6 +68,13 @@ class Settings:
     #: File naming convention: a name from `regreport.naming.CONVENTIONS`, or a template.
     file_naming: str = "regreport"
     seaweed_ports: dict[str, int] = field(default_factory=dict)
+    #: The regulator's SFTP gateway (locally: the simulator that `regreport services` runs).
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 18022
+    gateway_user: str = "regreport"
+    gateway_password: str = "regreport-local-sftp"  # noqa: S105 - the local simulator only.
+    #: The firm's folder at the gateway (`firms/<firm>/inbox|outbox` of the simulator).
+    gateway_firm: str = "qsuite"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,6 +119,11 @@ class Settings:
                 "volume": int(_env("REGREPORT_SEAWEED_VOLUME_PORT", "18081")),
                 "filer": int(_env("REGREPORT_SEAWEED_FILER_PORT", "18888")),
             },
+            gateway_host=_env("REGREPORT_GATEWAY_HOST", "127.0.0.1"),
+            gateway_port=int(_env("REGREPORT_GATEWAY_PORT", "18022")),
+            gateway_user=_env("REGREPORT_GATEWAY_USER", "regreport"),
+            gateway_password=_env("REGREPORT_GATEWAY_PASSWORD", "regreport-local-sftp"),
+            gateway_firm=_env("REGREPORT_GATEWAY_FIRM", "qsuite"),
         )
 
     def dsn(self, database: str) -> str:
@@ -135,6 +149,11 @@ class Settings:
     def dbt_project_dir(self) -> Path:
         """The dbt project shipped in the repository."""
         return _path("REGREPORT_DBT_PROJECT_DIR", self.repo_root / "dbt_project")
+
+    @property
+    def gateway_root(self) -> Path:
+        """Root folder of the local regulator gateway simulator (config, keys, firm folders)."""
+        return _path("REGREPORT_GATEWAY_ROOT", self.home / "gateway")
 
     @property
     def gx_root_dir(self) -> Path:

@@ -81,12 +81,19 @@ class Plan:
         news: tx_ids of report rows to send as `New` (for amendments, after their `Cxl`).
         unchanged: Report rows already reported with the same content.
         amended: tx_ids that are both cancelled and re-reported.
+        resubmitted: tx_ids whose last report the regulator rejected, sent again.
+        held_back: tx_ids whose last report was rejected and which have not changed since:
+            sending them again would only be rejected again, so they wait for a source fix
+            (or an explicit `resend_unchanged`, e.g. once the regulator's reference data has
+            the instrument).
     """
 
     cancels: list[tuple[str, int | None]] = field(default_factory=list)
     news: set[str] = field(default_factory=set)
     unchanged: int = 0
     amended: set[str] = field(default_factory=set)
+    resubmitted: set[str] = field(default_factory=set)
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def record_count(self) -> int:
@@ -99,6 +106,14 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     conn.execute(DDL)
 
 
+#: An entry the regulator refused: its record is rejected, or its whole file is (file-level
+#: RJCT/CRPT/INCF without record statuses). The regulator does not hold such a record.
+_REJECTED_SQL = """(
+    coalesce(rs.status = 'RJCT', false)
+    or (rs.status is null and coalesce(s.status, '') = 'REJECTED')
+)"""
+
+
 def plan(
     conn: psycopg.Connection[Any],
     *,
@@ -106,17 +121,27 @@ def plan(
     scope_sql: str,
     scope_params: dict[str, Any],
     exclude_report_ids: Sequence[int] = (),
+    only_rejected: bool = False,
+    resend_unchanged: bool = False,
 ) -> Plan:
-    """Diff the report rows of a run's scope against the ledger.
+    """Diff the report rows of a run's scope against what the regulator holds.
+
+    The regulator holds, per TxId, the latest ledger entry it has not rejected (accepted,
+    pending or not yet answered all count: the record went out). Rejected entries stay in the
+    ledger, but a rejected `New` is not something to cancel: a corrected record is sent again
+    as a `New`, linked to the rejected one (`supersedes_entry_id`).
 
     Args:
-        conn: Warehouse connection (the ledger must exist: `ensure_schema`).
+        conn: Warehouse connection (the ledger and the status tables must exist).
         report_table: The report table, e.g. "reports.rpt_mifir_rts22_transactions".
         scope_sql: A query returning the `execution_id`s of the run's scope (executions of the
             period and corrections of earlier ones).
         scope_params: Its parameters.
         exclude_report_ids: Files whose entries are ignored: a rerun compares against the
             ledger as it was before the period's last submission, to reproduce it exactly.
+        only_rejected: Plan only the transactions whose last report was rejected (a
+            resubmission run), leaving every other change for a normal run.
+        resend_unchanged: Also resend rejected records that have not changed since.
 
     Returns:
         The cancellations and new reports to send.
@@ -125,12 +150,26 @@ def plan(
     rows = conn.execute(
         f"""
         with scope as ({scope_sql}),
-        live as (
-            select distinct on (l.tx_id) l.tx_id, l.execution_id, l.action, l.record_sha256
+        entries as (
+            select l.entry_id, l.tx_id, l.execution_id, l.action, l.record_sha256,
+                   {_REJECTED_SQL} as rejected
             from {SCHEMA}.transaction_ledger as l
+            left join {SCHEMA}.record_status_current as rs
+                on rs.report_id = l.report_id and rs.tx_id = l.tx_id
+            left join {SCHEMA}.submissions as s on s.report_id = l.report_id
             where l.execution_id in (select execution_id from scope)
               and not (l.report_id = any(%(exclude)s::bigint[]))
-            order by l.tx_id, l.entry_id desc
+        ),
+        live as (
+            select distinct on (tx_id) tx_id, execution_id, action, record_sha256
+            from entries
+            where not rejected
+            order by tx_id, entry_id desc
+        ),
+        last_entry as (
+            select distinct on (tx_id) tx_id, execution_id, action, record_sha256, rejected
+            from entries
+            order by tx_id, entry_id desc
         ),
         current as (
             select r.tx_id, r.execution_id, {record_hash_sql("r")} as record_sha256
@@ -138,31 +177,47 @@ def plan(
             where r.execution_id in (select execution_id from scope)
         )
         select
-            coalesce(c.tx_id, l.tx_id) as tx_id,
-            coalesce(c.execution_id, l.execution_id) as execution_id,
+            coalesce(c.tx_id, le.tx_id) as tx_id,
+            coalesce(c.execution_id, le.execution_id) as execution_id,
             l.action as live_action,
             l.record_sha256 as live_sha256,
-            c.record_sha256 as current_sha256
+            c.record_sha256 as current_sha256,
+            coalesce(le.rejected, false) as last_rejected,
+            le.action as last_action,
+            le.record_sha256 as last_sha256
         from current as c
-        full join live as l on c.tx_id = l.tx_id
+        full join last_entry as le on c.tx_id = le.tx_id
+        left join live as l on l.tx_id = coalesce(c.tx_id, le.tx_id)
         order by 1
         """,
         params,
     ).fetchall()
     result = Plan()
-    for tx_id, execution_id, live_action, live_sha, current_sha in rows:
+    for tx_id, execution_id, live_action, live_sha, current_sha, *last in rows:
+        last_rejected, last_action, last_sha = last
+        if only_rejected and not last_rejected:
+            continue
         is_live = live_action == NEW
         if current_sha is None:
-            if is_live:  # reported before, no longer reportable: cancel it
-                result.cancels.append((tx_id, execution_id))
-        elif not is_live:
-            result.news.add(tx_id)
-        elif live_sha == current_sha:
+            if not is_live:
+                continue
+            if last_rejected and last_action == CANCEL and not resend_unchanged:
+                result.held_back.append(tx_id)  # the same Cxl was refused: do not repeat it
+                continue
+            result.cancels.append((tx_id, execution_id))  # no longer reportable: cancel it
+        elif is_live and live_sha == current_sha:
             result.unchanged += 1
+            continue
+        elif last_rejected and last_sha == current_sha and not resend_unchanged:
+            result.held_back.append(tx_id)
+            continue
         else:
-            result.cancels.append((tx_id, execution_id))
+            if is_live:
+                result.cancels.append((tx_id, execution_id))
+                result.amended.add(tx_id)
             result.news.add(tx_id)
-            result.amended.add(tx_id)
+        if last_rejected:
+            result.resubmitted.add(tx_id)
     return result
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from regreport.config import (
     S3_CONN_ID,
+    SFTP_CONN_ID,
     SOURCE_CONN_ID,
     WAREHOUSE_CONN_ID,
     Settings,
@@ -44,8 +45,38 @@ def _pg_conn(settings: Settings, database: str) -> str:
     )
 
 
+def _sftp_conn(settings: Settings) -> str | None:
+    """The regulator gateway connection, or None before the gateway's first start.
+
+    The pinned host key only exists once the gateway has run; without it there is no safe
+    connection to offer (pinning is not optional), and failing here would break every caller
+    of `airflow_env`, including test collection.
+    """
+    from regreport.services import ServiceError
+    from regreport.services.gateway import known_hosts_line
+
+    try:
+        host_key = known_hosts_line(settings)
+    except ServiceError:
+        return None
+    return json.dumps(
+        {
+            "conn_type": "sftp",
+            "host": settings.gateway_host,
+            "port": settings.gateway_port,
+            "login": settings.gateway_user,
+            "password": settings.gateway_password,
+            "extra": {"host_key": host_key, "inbox": "inbox", "outbox": "outbox"},
+        }
+    )
+
+
 def airflow_env(settings: Settings) -> dict[str, str]:
-    """Environment for an Airflow process that uses the local services."""
+    """Environment for an Airflow process that uses the local services.
+
+    The regulator SFTP connection (`SFTP_CONN_ID`) is included once the local gateway has
+    been started (it needs the gateway's host key to pin).
+    """
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     password = quote(settings.pg_password, safe="")
@@ -106,8 +137,13 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "REGREPORT_OUTPUT_DIR": settings.output_dir,
         "REGREPORT_S3_BUCKET": settings.s3_bucket,
         "REGREPORT_RETENTION_DAYS": settings.retention_days,
+        "REGREPORT_GATEWAY_ROOT": settings.gateway_root,
+        "REGREPORT_GATEWAY_FIRM": settings.gateway_firm,
     }.items():
         env.setdefault(name, str(value))
+    sftp_conn = _sftp_conn(settings)
+    if sftp_conn is not None:
+        env[f"AIRFLOW_CONN_{SFTP_CONN_ID.upper()}"] = sftp_conn
     return env
 
 

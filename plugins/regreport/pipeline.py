@@ -322,6 +322,9 @@ def render(
     end: datetime,
     run_ids: dict[str, str],
     gx_outcome: dict[str, Any] | None = None,
+    *,
+    only_rejected: bool = False,
+    resend_unchanged: bool = False,
 ) -> dict[str, Any]:
     """Reconcile, plan, render, XSD-validate and hash the period's submission.
 
@@ -331,6 +334,11 @@ def render(
     reproduces the submission byte for byte, the run is a rerun of it (nothing new is sent);
     otherwise the changes since are a new submission with the next sequence number. The header
     timestamp is the end of the period, never the wall clock.
+
+    Records the regulator rejected are sent again (as `New`, linked to the rejected version)
+    once their content has changed; `only_rejected` restricts a run to them (a resubmission
+    after a source fix) and `resend_unchanged` resends them even unchanged (e.g. a CON-412
+    instrument that the regulator's reference data now knows).
     """
     from regreport.manifest import build_manifest, write_manifest
     from regreport.xml.schema import validate_file
@@ -344,7 +352,14 @@ def render(
         lei, firm_country = _firm(conn)
         nca = settings.nca_country or firm_country
         seq, identical_to, plan, parts, entries = _build_submission(
-            settings, conn, start=start, end=end, lei=lei, nca=nca, out_dir=out_dir
+            settings,
+            conn,
+            start=start,
+            end=end,
+            lei=lei,
+            nca=nca,
+            out_dir=out_dir,
+            options={"only_rejected": only_rejected, "resend_unchanged": resend_unchanged},
         )
     changes = {
         "new": len(plan.news) - len(plan.amended),
@@ -352,7 +367,16 @@ def render(
         "cancelled": len(plan.cancels) - len(plan.amended),
         "unchanged": plan.unchanged,
         "records": plan.record_count,
+        "resubmitted": len(plan.resubmitted),
+        "held_back": len(plan.held_back),
     }
+    if plan.held_back:
+        log.warning(
+            "%d rejected record(s) unchanged since their rejection, not resent (fix the source, "
+            "or resend with resend_unchanged): %s",
+            len(plan.held_back),
+            ", ".join(plan.held_back[:20]) + (" ..." if len(plan.held_back) > 20 else ""),
+        )
     if not parts:
         log.warning("nothing to send for %s: no new, amended or cancelled transactions", day)
         return _built(start, end, seq, [], recon, changes, gx_outcome, identical_to)
@@ -416,6 +440,7 @@ def _build_submission(
     lei: str,
     nca: str,
     out_dir: Path,
+    options: dict[str, bool],
 ) -> tuple[int, int | None, ledger.Plan, list[Any], list[ledger.LedgerEntry]]:
     """Decide what to send; return (sequence, rerun-of sequence, plan, parts, entries)."""
     day = start.date()
@@ -430,6 +455,7 @@ def _build_submission(
             scope_sql=scope_sql(),
             scope_params=bounds,
             exclude_report_ids=latest.report_ids,
+            **options,
         )
         parts: list[Any] = []
         entries: list[ledger.LedgerEntry] = []
@@ -448,7 +474,9 @@ def _build_submission(
         for part in parts:
             part.path.unlink(missing_ok=True)
     seq = latest.submission_seq + 1 if latest else 1
-    plan = ledger.plan(conn, report_table=REPORT_TABLE, scope_sql=scope_sql(), scope_params=bounds)
+    plan = ledger.plan(
+        conn, report_table=REPORT_TABLE, scope_sql=scope_sql(), scope_params=bounds, **options
+    )
     if not plan.record_count:
         return seq, None, plan, [], []
     parts, entries = _render_submission(
@@ -531,6 +559,77 @@ def archive(
             }
         )
     return {"files": results}
+
+
+def sftp_retry_policy() -> Any:
+    """Upload retries from `REGREPORT_SFTP_ATTEMPTS` (5) and `REGREPORT_SFTP_RETRY_DELAY` (2 s)."""
+    import os
+
+    from regreport.sftp import RetryPolicy
+
+    return RetryPolicy(
+        attempts=int(os.environ.get("REGREPORT_SFTP_ATTEMPTS") or 5),
+        base_delay=float(os.environ.get("REGREPORT_SFTP_RETRY_DELAY") or 2.0),
+    )
+
+
+def submit(
+    settings: Settings, conn: psycopg.Connection[Any], target: Any, registered: dict[str, Any]
+) -> dict[str, Any]:
+    """Deliver the run's files to the gateway (each exactly once); add it to the summary.
+
+    Raises:
+        FileNotFoundError: A file to submit is no longer in the output folder.
+        regreport.transmit.SubmissionFailedError: The gateway did not take a file.
+    """
+    from regreport import transmit
+
+    files = [(f["report_id"], Path(f["file"])) for f in registered.get("files", [])]
+    for report_id, path in files:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} (report {report_id}) is not in the output folder; rerun the day to "
+                "reproduce it (identical bytes) before submitting"
+            )
+    outcomes = transmit.submit_reports(conn, target, files, retry=sftp_retry_policy())
+    result = {
+        "period": registered.get("period"),
+        "gateway": f"{target.host}:{target.port}",
+        "files": [asdict(o) for o in outcomes],
+    }
+    update_summary(settings, registered.get("period"), "submission", result)
+    return result
+
+
+def archive_feedback(
+    settings: Settings, client: Any, path: Path, sha256: str, now: datetime | None = None
+) -> worm.ArchiveResult:
+    """Keep the regulator's feedback file write-once, next to the reports it answers."""
+    now = now or datetime.now(tz=UTC)
+    worm.ensure_bucket(client, settings.s3_bucket)
+    return worm.archive_file(
+        client,
+        settings.s3_bucket,
+        f"feedback/{REPORT_TYPE_MIFIR}/{now:%Y/%m/%d}/{sha256}/{path.name}",
+        path,
+        sha256_hex=sha256,
+        retain_until=worm.retention_until(now, settings.retention_days),
+        metadata={"report-type": REPORT_TYPE_MIFIR, "kind": "feedback"},
+    )
+
+
+def update_summary(settings: Settings, period: str | None, key: str, value: Any) -> None:
+    """Add a section (e.g. the submission or the regulator's answer) to a run's summary."""
+    if not period:
+        return
+    path = summary_path(settings, date.fromisoformat(period[:10]))
+    if not path.exists():
+        return
+    summary = json.loads(path.read_text())
+    summary[key] = value
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
 
 
 def summary_path(settings: Settings, day: date) -> Path:

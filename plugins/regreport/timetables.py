@@ -17,24 +17,22 @@ from typing import Any
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 from pendulum import UTC, DateTime, Time
 
+from regreport.calendar import BusinessCalendar
+
 
 def is_business_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
-    """Monday to Friday and not a listed holiday."""
-    return day.weekday() < 5 and day not in holidays
+    """Monday to Friday and not a listed holiday (see `regreport.calendar`)."""
+    return BusinessCalendar(frozenset(holidays)).is_business_day(day)
 
 
 def previous_business_day(day: date, holidays: frozenset[date] = frozenset()) -> date:
     """The business day on or before `day`."""
-    while not is_business_day(day, holidays):
-        day -= timedelta(days=1)
-    return day
+    return BusinessCalendar(frozenset(holidays)).on_or_before(day)
 
 
 def next_business_day(day: date, holidays: frozenset[date] = frozenset()) -> date:
     """The business day on or after `day`."""
-    while not is_business_day(day, holidays):
-        day += timedelta(days=1)
-    return day
+    return BusinessCalendar(frozenset(holidays)).on_or_after(day)
 
 
 def report_period(

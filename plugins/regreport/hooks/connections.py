@@ -27,3 +27,21 @@ def s3_client(conn_id: str) -> Any:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     return S3Hook(aws_conn_id=conn_id).get_conn()
+
+
+def sftp_target(conn_id: str) -> Any:
+    """A `regreport.sftp.SftpTarget` from an SFTP connection (host key pinned in its extra)."""
+    from airflow.sdk import BaseHook
+
+    from regreport.sftp import SftpTarget
+
+    conn = BaseHook.get_connection(conn_id)
+    return SftpTarget.from_mapping(
+        {
+            "host": conn.host,
+            "port": conn.port,
+            "login": conn.login,
+            "password": conn.password,
+            "extra": conn.extra_dejson,
+        }
+    )

@@ -1,8 +1,10 @@
-"""Local services for development, demos and tests: PostgreSQL and S3 (SeaweedFS).
+"""Local services for development, demos and tests: PostgreSQL, S3 (SeaweedFS), regulator gateway.
 
-Both run as ordinary processes under `Settings.home` (data, ``run/`` pid files, ``logs/``), so
-a fresh clone needs neither Docker nor root-owned system services. Every call is idempotent:
-starting a running service only checks that it is healthy, stopping a stopped one does nothing.
+The gateway is the SFTP regulator simulator (`regreport.gateway`), standing in for the NCA's
+reporting gateway that submissions go to. All three run as ordinary processes under
+`Settings.home` (data, ``run/`` pid files, ``logs/``), so a fresh clone needs neither Docker
+nor root-owned system services. Every call is idempotent: starting a running service only
+checks that it is healthy, stopping a stopped one does nothing.
 
 Example:
     >>> from regreport.config import Settings
@@ -18,7 +20,7 @@ import contextlib
 import fcntl
 from typing import TYPE_CHECKING
 
-from regreport.services import postgres, seaweedfs
+from regreport.services import gateway, postgres, seaweedfs
 from regreport.services._common import ServiceError, ServiceStatus, run_dir
 
 if TYPE_CHECKING:
@@ -37,8 +39,8 @@ __all__ = [
 ]
 
 #: Service names accepted by `start`/`stop`, in start order.
-SERVICES = ("postgres", "s3")
-_MODULES = {"postgres": postgres, "s3": seaweedfs}
+SERVICES = ("postgres", "s3", "gateway")
+_MODULES = {"postgres": postgres, "s3": seaweedfs, "gateway": gateway}
 
 
 def _selected(which: Sequence[str]) -> list[str]:
@@ -70,7 +72,7 @@ def start(
 
     Args:
         settings: Deployment settings.
-        which: Any of ``"postgres"`` and ``"s3"``.
+        which: Any of ``"postgres"``, ``"s3"`` and ``"gateway"``.
         log: Receives one-line progress messages (default: print).
 
     Raises:
@@ -89,11 +91,13 @@ def stop(
     which: Sequence[str] = SERVICES,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Stop the selected services (PostgreSQL: ``pg_ctl stop -m fast``; SeaweedFS: SIGKILL).
+    """Stop the selected services, in reverse start order.
+
+    PostgreSQL: ``pg_ctl stop -m fast``; SeaweedFS: SIGKILL; gateway: SIGTERM, then SIGKILL.
 
     Args:
         settings: Deployment settings.
-        which: Any of ``"postgres"`` and ``"s3"``.
+        which: Any of ``"postgres"``, ``"s3"`` and ``"gateway"``.
         log: Receives one-line progress messages (default: print).
 
     Raises:
@@ -106,7 +110,7 @@ def stop(
 
 
 def status(settings: Settings) -> dict[str, ServiceStatus]:
-    """Return the status of every service, keyed by name (``postgres``, ``s3``)."""
+    """Return the status of every service, keyed by name (``postgres``, ``s3``, ``gateway``)."""
     return {name: _MODULES[name].status(settings) for name in SERVICES}
 
 

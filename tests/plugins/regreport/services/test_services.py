@@ -22,20 +22,20 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
-def test_start_twice_is_idempotent(services: Settings) -> None:
+def test_start_twice_is_idempotent(services: Settings, gateway_service: Settings) -> None:
     before = svc.status(services)
     lines: list[str] = []
     started = time.monotonic()
     svc.start(services, log=lines.append)
     assert time.monotonic() - started < 5
     assert svc.status(services) == before
-    assert len(lines) == 2
+    assert len(lines) == len(svc.SERVICES)
     assert all("already running" in line for line in lines)
 
 
-def test_status_reports_running(services: Settings) -> None:
+def test_status_reports_running(services: Settings, gateway_service: Settings) -> None:
     status = svc.status(services)
-    assert set(status) == {"postgres", "s3"}
+    assert set(status) == {"postgres", "s3", "gateway"}
     for name, item in status.items():
         assert item.name == name
         assert item.running
@@ -111,6 +111,7 @@ def test_full_lifecycle_from_scratch(settings: Settings) -> None:
         settings,
         home=home,
         pg_port=_free_port(),
+        gateway_port=_free_port(),
         s3_port=s3_port,
         s3_endpoint=f"http://127.0.0.1:{s3_port}",
         seaweed_ports={"master": _free_port(), "volume": _free_port(), "filer": _free_port()},

@@ -1,0 +1,74 @@
+"""# Regulator feedback, collected every 15 minutes.
+
+Picks up every auth.031 status advice the regulator's SFTP gateway has published (connection
+`regulator_sftp`) that has not been processed yet, keeps a write-once copy in the archive
+bucket (`feedback/...`, Object Lock COMPLIANCE), and applies it to the files and records it
+answers (`regreport.submissions`): ACCEPTED, PARTIALLY_ACCEPTED, REJECTED per file; ACPT, PDNG,
+RJCT per record. `mifir_transactions_daily` waits for the first verdict on its own files; this
+DAG follows up what comes later, chiefly records pending on the regulator's reference data
+(CON-411), which become accepted or, after the regulator's re-checks, rejected (CON-412).
+
+A feedback file that cannot be applied (unsafe XML, not a valid auth.031, about a file we never
+submitted, or contradicting a final status) is recorded in `regreport.feedback_files` with a
+reason code, moved to the local quarantine folder, and fails the run so that someone looks.
+
+Rejected records are listed by `regreport exceptions`; to resubmit them, see
+`mifir_transactions_daily` (**Resubmit rejected records only**).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from regreport import config
+
+SETTINGS = config.Settings.from_env()
+
+
+@task
+def collect_feedback() -> dict[str, Any]:
+    """Download, archive, parse and apply every new feedback file; fail if one is refused."""
+    import psycopg
+
+    from regreport import transmit
+    from regreport.hooks.connections import postgres_dsn, s3_client, sftp_target
+    from regreport.pipeline import archive_feedback
+
+    client = s3_client(config.S3_CONN_ID)
+    with psycopg.connect(postgres_dsn(config.WAREHOUSE_CONN_ID)) as conn:
+        result = transmit.collect_feedback(
+            conn,
+            sftp_target(config.SFTP_CONN_ID),
+            SETTINGS.home / "feedback",
+            schemas_dir=SETTINGS.schemas_dir,
+            archive=lambda path, sha: archive_feedback(SETTINGS, client, path, sha),
+        )
+    if result.refused:
+        raise transmit.FeedbackRefusedError(
+            f"{len(result.refused)} feedback file(s) refused and quarantined: "
+            + json.dumps(result.refused, default=str)
+        )
+    return {"listed": result.listed, "applied": result.applied}
+
+
+@dag(
+    dag_id="mifir_feedback_collect",
+    dag_display_name="MiFIR regulator feedback (collect)",
+    schedule=timedelta(minutes=15),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(minutes=1)},
+    tags=["mifir", "ops"],
+    doc_md=__doc__,
+)
+def mifir_feedback_collect() -> None:
+    """One task: collect and apply new feedback."""
+    collect_feedback()
+
+
+mifir_feedback_collect()

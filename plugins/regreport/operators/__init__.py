@@ -1,0 +1,1 @@
+"""Airflow adapters: thin operators and triggers over the Airflow-free `regreport` modules."""
