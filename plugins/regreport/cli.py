@@ -8,6 +8,7 @@ regreport correct --date D --on D2     amend/cancel some of D's executions in QS
 regreport reports list [--json]        the report registry
 regreport reports history TX_ID        every version of one transaction as sent
 regreport exceptions [--json]          records the regulator rejected, with rule and reason
+regreport reconcile --date D           RTS 22 Art. 15 reconciliation and submission MI
 regreport validate FILE                check any auth.016 file against the ESMA XSDs
 regreport ui start|stop                the Airflow UI, login required
 """
@@ -419,9 +420,14 @@ def reports_history(tx_id: str, as_json: bool) -> None:
 
 @main.command()
 @click.option("--report-id", type=int, default=None, help="Only this registered file.")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resubmitted ones.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def exceptions(report_id: int | None, as_json: bool) -> None:
-    """Records the regulator rejected: file, TxId, rule id and the regulator's description."""
+def exceptions(report_id: int | None, include_resolved: bool, as_json: bool) -> None:
+    """Records the regulator rejected: file, TxId, rule id and the regulator's description.
+
+    Open ones only (not yet resubmitted) unless --all. To resubmit after fixing the source,
+    trigger mifir_transactions_daily for the trading day with "Resubmit rejected records only".
+    """
     from dataclasses import asdict
 
     import psycopg
@@ -431,17 +437,52 @@ def exceptions(report_id: int | None, as_json: bool) -> None:
     settings = _settings()
     with psycopg.connect(settings.warehouse_dsn) as conn:
         registry.ensure_schema(conn)
-        rows = submissions.exceptions(conn, report_id)
+        rows = submissions.exceptions(conn, report_id, include_resolved=include_resolved)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2, default=str))
         return
     if not rows:
-        click.echo("no rejected records")
+        click.echo("no rejected records" + ("" if include_resolved else " awaiting resubmission"))
         return
     for r in rows:
         click.echo(
             f"{r.report_id:>4}  {r.file_name}  {r.tx_id}  {r.rule_id or '-'}: "
             f"{r.rule_description or r.status_code}"
+        )
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Trading day.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def reconcile(day: datetime | None, as_json: bool) -> None:
+    """Reconcile a trading day with the regulator (RTS 22 Art. 15) and show the MI table."""
+    from regreport.pipeline import reconcile_with_regulator
+
+    settings = _settings()
+    the_day = day.date() if day else _default_day()
+    result = reconcile_with_regulator(settings.warehouse_dsn, settings.source_dsn, the_day)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.secho(f"Reconciliation with the regulator, trading day {the_day}", bold=True)
+    for bucket, n in result["counts"].items():
+        colour = "green" if bucket == "MATCHED" else ("red" if n else None)
+        click.secho(f"  {bucket:<22} {n:>8,}", fg=colour)
+    for item in result["breaks"][:20]:
+        click.echo(f"    {item['tx_id']:<16} {item['bucket']:<22} {item['detail'] or ''}")
+    if result["breaks_total"] > 20:
+        click.echo(f"    ... {result['breaks_total'] - 20:,} more (--json for all)")
+    click.secho("Submission MI (T+1 deadline, business days)", bold=True)
+    click.echo(
+        f"  {'trading day':<12} {'records':>8} {'accepted':>9} {'rejected':>9} {'pending':>8} "
+        f"{'acc. rate':>9} {'on time':>8} {'late':>5} {'overdue':>8}"
+    )
+    for r in result["mi"]:
+        rate = r["acceptance_rate"] or "-"
+        click.echo(
+            f"  {r['trading_date']:<12} {r['records']:>8,} {r['accepted']:>9,} "
+            f"{r['rejected']:>9,} {r['pending']:>8,} {rate:>9} {r['on_time']:>8,} "
+            f"{r['late']:>5,} {r['overdue']:>8,}"
         )
 
 

@@ -108,9 +108,23 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
 
 #: An entry the regulator refused: its record is rejected, or its whole file is (file-level
 #: RJCT/CRPT/INCF without record statuses). The regulator does not hold such a record.
-_REJECTED_SQL = """(
-    coalesce(rs.status = 'RJCT', false)
-    or (rs.status is null and coalesce(s.status, '') = 'REJECTED')
+#: auth.031 names a record by TxId only, so when a file holds a Cxl and a New of one TxId (an
+#: amendment) their statuses are one: a rejection is the Cxl's only if it says so (CON-024,
+#: nothing to cancel) and the New's otherwise (the regulator applies the Cxl, then checks the
+#: New). A Cxl alone in its file takes the record's status as it is.
+_REJECTED_SQL = f"""(
+    (rs.status is null and coalesce(s.status, '') = 'REJECTED')
+    or (coalesce(rs.status = 'RJCT', false) and case
+        when l.action = '{CANCEL}' then
+            rs.rules @> '[{{"id": "CON-024"}}]'
+            or not exists (
+                select 1 from {SCHEMA}.transaction_ledger as pair
+                where pair.report_id = l.report_id and pair.tx_id = l.tx_id
+                  and pair.action = '{NEW}')
+        else jsonb_array_length(rs.rules) = 0 or exists (
+            select 1 from jsonb_array_elements(rs.rules) as rule
+            where rule ->> 'id' <> 'CON-024')
+        end)
 )"""
 
 

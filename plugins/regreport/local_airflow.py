@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from regreport.config import (
@@ -193,9 +194,17 @@ def dbt_parse(settings: Settings, log: Callable[[str], None] = print) -> None:
     )
 
 
-def dags_test(settings: Settings, dag_id: str, logical_date: str) -> int:
-    """Run a whole DAG in-process for one logical date (`airflow dags test`)."""
-    proc = run_airflow(settings, ["dags", "test", dag_id, logical_date], check=False)
+def dags_test(
+    settings: Settings, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None
+) -> int:
+    """Run a whole DAG in-process for one logical date (`airflow dags test`).
+
+    `conf` sets DAG params, as the trigger form does (e.g. ``{"only_rejected": True}``).
+    """
+    args = ["dags", "test", dag_id, logical_date]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    proc = run_airflow(settings, args, check=False)
     return proc.returncode
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -585,6 +585,17 @@ def submit(
     from regreport import transmit
 
     files = [(f["report_id"], Path(f["file"])) for f in registered.get("files", [])]
+    earlier = transmit.backlog(conn, REPORT_TYPE_MIFIR, [rid for rid, _ in files])
+    if earlier:
+        log.warning(
+            "%d earlier file(s) were archived but never submitted; submitting them first: %s",
+            len(earlier),
+            ", ".join(name for _, _, name in earlier),
+        )
+    files = [
+        (rid, settings.output_dir / REPORT_TYPE_MIFIR / f"{day:%Y/%m/%d}" / name)
+        for rid, day, name in earlier
+    ] + files
     for report_id, path in files:
         if not path.exists():
             raise FileNotFoundError(
@@ -596,6 +607,7 @@ def submit(
         "period": registered.get("period"),
         "gateway": f"{target.host}:{target.port}",
         "files": [asdict(o) for o in outcomes],
+        "backlog": [rid for rid, _, _ in earlier],
     }
     update_summary(settings, registered.get("period"), "submission", result)
     return result
@@ -728,3 +740,66 @@ def _write_summary(
     path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     log.info("report summary: %s", json.dumps(summary, default=str))
     return summary
+
+
+def reconcile_with_regulator(
+    warehouse_dsn: str, source_dsn: str, day: date, *, mi_days: int = 10
+) -> dict[str, Any]:
+    """RTS 22 Art. 15: reconcile day `day` with the regulator's view; refresh the MI table.
+
+    The MI covers the `mi_days` business days up to `day`, so late feedback and resubmissions
+    update the days before too. The reporting time zone for the T+1 deadline is
+    `REGREPORT_REPORTING_TZ` (default UTC); extra closing days come from
+    `REGREPORT_EXTRA_HOLIDAYS`.
+
+    Raises:
+        ReconciliationError: The source has executions on `day` but the warehouse has no
+            report rows for it (the daily report has not run): there is nothing to reconcile
+            against, and an empty reconciliation would look clean.
+    """
+    import os
+
+    from regreport import reconciliation
+    from regreport.calendar import calendar_from_env
+
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    end = start + timedelta(days=1)
+    with psycopg.connect(source_dsn) as src:
+        row = src.execute(
+            "select count(*) from qsuite.executions where executed_at >= %s and executed_at < %s",
+            (start, end),
+        ).fetchone()
+    source_executions = int(row[0]) if row else 0
+    calendar = calendar_from_env()
+    tz = os.environ.get("REGREPORT_REPORTING_TZ") or "UTC"
+    with psycopg.connect(warehouse_dsn) as conn:
+        reconciliation.ensure_schema(conn)
+        conn.commit()
+        result = reconciliation.reconcile_day(conn, day)
+        if source_executions and not result.source_records:
+            raise reconciliation.ReconciliationError(
+                f"QSuite has {source_executions:,} executions on {day} but the warehouse has no "
+                f"report or quarantine rows for that day: run mifir_transactions_daily for {day} "
+                "first (nothing to reconcile against)"
+            )
+        rows = reconciliation.submission_mi(
+            conn,
+            start=calendar.add_business_days(calendar.on_or_before(day), -(mi_days - 1)),
+            end=day,
+            calendar=calendar,
+            tz=tz,
+        )
+        reconciliation.write_mi(conn, rows)
+    breaks = [asdict(i) for i in result.items if i.bucket != reconciliation.MATCHED]
+    summary = {
+        "trading_date": day.isoformat(),
+        "run_id": result.run_id,
+        "source_executions": source_executions,
+        "counts": result.counts,
+        "breaks": breaks[:100],
+        "breaks_total": len(breaks),
+        "mi": [asdict(r) for r in rows],
+    }
+    # JSON-safe (dates, decimals as text) for XCom and the CLI.
+    safe: dict[str, Any] = json.loads(json.dumps(summary, default=str))
+    return safe

@@ -516,7 +516,7 @@ def _rate(part: int, whole: int) -> Decimal | None:
 
 def _mi_facts(
     conn: psycopg.Connection[Any], start: date, end: date, report_table: str
-) -> list[tuple[date, str, str | None, str | None, datetime | None]]:
+) -> list[tuple[Any, ...]]:
     """One fact row per TxId reported as New for trades of [start, end].
 
     Each row: trading date, TxId, the latest New's record and file status, and when the file
@@ -562,7 +562,7 @@ def _mi_facts(
         """,
         (start, end),
     ).fetchall()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def submission_mi(

@@ -5,15 +5,17 @@ A file registered in `report_registry` is GENERATED. `mark_submitted` records th
 ACCEPTED, PARTIALLY_ACCEPTED or REJECTED (`apply_feedback`). File-level CRPT (corrupt) and
 INCF (incorrect file name) are rejections too; the auth.031 code is kept in `status_code`.
 A later advice about the same file (e.g. on records that were pending) moves it between
-ACCEPTED and PARTIALLY_ACCEPTED, never into or out of REJECTED; a file with a rejected record
-stays PARTIALLY_ACCEPTED even if the later advice says ACPT for the records it re-checked.
+ACCEPTED and PARTIALLY_ACCEPTED, never out of REJECTED, and into REJECTED only when it rejects
+records (CON-412 after CON-411) and no record of the file is accepted; a file with a rejected
+record stays PARTIALLY_ACCEPTED even if the later advice says ACPT for the records it re-checked.
 
 Per record (keyed by report_id and TxId) the status is ACPT, PDNG or RJCT with the rules the
 regulator gave. Feedback lists exceptions only, so a record the advice does not mention is
 accepted when the file is ACPT, PART or WARN ("unmentioned means accepted", REGULATORY.md E2),
 but only if it has no status yet: a later advice about a file (typically the daily re-check of
 records pending on reference data) does not mention the records already settled, and must not
-overturn them. A PDNG record stays PDNG until an advice names it again as ACPT or RJCT;
+overturn them. A PDNG record stays PDNG until an advice names it again as ACPT or RJCT, or
+accepts the whole file (file-level ACPT or WARN: every record is accepted);
 record status RCVD (received, not yet processed) counts as PDNG, since neither is final.
 
 Nothing is updated in place except the one `submissions` row per file, which is a cache of
@@ -70,6 +72,8 @@ FILE_STATUS_BY_CODE: dict[str, str | None] = {
 }
 #: File-level codes under which unmentioned records count as accepted.
 _UNMENTIONED_ACCEPTED = frozenset({"ACPT", "PART", "WARN"})
+#: File-level codes that accept every record of the file.
+_WHOLE_FILE_ACCEPTED = frozenset({"ACPT", "WARN"})
 
 REC_ACCEPTED = "ACPT"
 REC_PENDING = "PDNG"
@@ -386,7 +390,7 @@ def _rules_json(rules: tuple[ValidationRule, ...]) -> str:
     return json.dumps([{"id": r.id, "desc": r.description} for r in rules])
 
 
-def _next_status(report_id: int, current: str, code: str) -> str:
+def _next_status(report_id: int, current: str, code: str, *, has_records: bool = False) -> str:
     """The file status after an advice with file-level `code` (see the module docstring)."""
     target = FILE_STATUS_BY_CODE[code]
     if current == GENERATED:
@@ -400,6 +404,10 @@ def _next_status(report_id: int, current: str, code: str) -> str:
         raise FeedbackConflictError(
             f"report {report_id} was rejected; a later advice ({code}) cannot accept it"
         )
+    if current in (ACCEPTED, PARTIALLY_ACCEPTED) and target == REJECTED and has_records:
+        # A follow-up that rejects records left pending (CON-412): the records carry the
+        # verdict; the file is REJECTED only if none of its records ends up accepted.
+        return PARTIALLY_ACCEPTED
     if current in (ACCEPTED, PARTIALLY_ACCEPTED) and target == REJECTED:
         raise FeedbackConflictError(
             f"report {report_id} was {current}; a later advice ({code}) cannot reject it"
@@ -452,6 +460,14 @@ def _apply_records(conn: psycopg.Connection[Any], report_id: int, advice: Status
             (tx, REC_ACCEPTED, "ACPT", "[]", True)
             for tx in sorted(in_file - mentioned - current.keys())
         )
+    if advice.status in _WHOLE_FILE_ACCEPTED:
+        # File-level ACPT/WARN means every record is accepted, including ones still pending
+        # from an earlier advice that this one does not name.
+        rows.extend(
+            (tx, REC_ACCEPTED, advice.status, "[]", True)
+            for tx in sorted(in_file - mentioned)
+            if current.get(tx, ("",))[0] == REC_PENDING
+        )
     with conn.cursor() as cur:
         cur.executemany(
             f"""insert into {SCHEMA}.record_status_events
@@ -460,6 +476,15 @@ def _apply_records(conn: psycopg.Connection[Any], report_id: int, advice: Status
             [(report_id, *row, advice.source_sha256) for row in rows],
         )
     return len(rows)
+
+
+def _has_accepted_records(conn: psycopg.Connection[Any], report_id: int) -> bool:
+    row = conn.execute(
+        f"""select exists (select 1 from {SCHEMA}.record_status_current
+            where report_id = %s and status = 'ACPT')""",
+        (report_id,),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _has_rejected_records(conn: psycopg.Connection[Any], report_id: int) -> bool:
@@ -510,8 +535,12 @@ def apply_feedback(
         ).fetchone()
         if seen is not None:
             return FeedbackResult(report_id, current, advice.status, False, 0)
-        new_status = _next_status(report_id, current, advice.status)
+        new_status = _next_status(
+            report_id, current, advice.status, has_records=bool(advice.records)
+        )
         events = _apply_records(conn, report_id, advice)
+        if advice.status == "RJCT" and new_status == PARTIALLY_ACCEPTED:
+            new_status = REJECTED if not _has_accepted_records(conn, report_id) else new_status
         if new_status == ACCEPTED and _has_rejected_records(conn, report_id):
             # A later advice that accepts the re-checked pending records does not make the
             # records rejected earlier accepted: the file stays partially accepted.
@@ -584,9 +613,13 @@ def status(conn: psycopg.Connection[Any], report_id: int) -> SubmissionStatus:
 
 
 def exceptions(
-    conn: psycopg.Connection[Any], report_id: int | None = None
+    conn: psycopg.Connection[Any], report_id: int | None = None, *, include_resolved: bool = False
 ) -> list[RecordException]:
     """Records currently rejected, one row per rule, by file and TxId (all files or one).
+
+    A rejection is resolved once the transaction went out again in a later file (a
+    resubmission, or a cancellation); resolved ones are left out unless `include_resolved`.
+    If the later report is rejected too, it is listed under its own file.
 
     Only ids, rule ids and the regulator's rule descriptions: no personal data is joined in.
     A file rejected as a whole (RJCT/CRPT/INCF) without record statuses is not listed here;
@@ -602,7 +635,10 @@ def exceptions(
                 case when jsonb_array_length(c.rules) = 0 then '[null]'::jsonb else c.rules end
             ) as rule on true
             where c.status = 'RJCT' and (%(rid)s::bigint is null or c.report_id = %(rid)s)
+              and (%(all)s or not exists (
+                  select 1 from {SCHEMA}.transaction_ledger as later
+                  where later.tx_id = c.tx_id and later.report_id > c.report_id))
             order by c.report_id, c.tx_id, rule->>'id'""",
-        {"rid": report_id},
+        {"rid": report_id, "all": include_resolved},
     ).fetchall()
     return [RecordException(*row) for row in rows]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,29 @@ def submit_reports(
             )
         )
     return outcomes
+
+
+def backlog(
+    conn: psycopg.Connection[Any], report_type: str, before: Iterable[int] = ()
+) -> list[tuple[int, date, str]]:
+    """Registered files never submitted, oldest first: (report_id, period_start, file_name).
+
+    Submissions must reach the regulator in order (a later file may cancel or amend what an
+    earlier one reported), and a file archived but never submitted is a breach: the submit step
+    sends these first. With `before`, only files registered before the earliest of those ids.
+    """
+    ensure_schema(conn)
+    ids = list(before)
+    rows = conn.execute(
+        f"""select r.report_id, r.period_start, r.file_name
+            from {SCHEMA}.report_registry as r
+            left join {SCHEMA}.submissions as s using (report_id)
+            where r.report_type = %s and coalesce(s.status, 'GENERATED') = 'GENERATED'
+              and (%s::bigint is null or r.report_id < %s::bigint)
+            order by r.report_id""",
+        (report_type, min(ids) if ids else None, min(ids) if ids else None),
+    ).fetchall()
+    return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
 
 # --------------------------------------------------------------------------- feedback

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pendulum
@@ -75,3 +76,28 @@ def test_mifir_task_order(dagbag) -> None:
     assert "validate_report" in upstream("render_report")
     assert {"validate_report", "render_report"} <= upstream("archive_report")
     assert {"archive_report", "render_report"} <= upstream("register_report")
+    # Only registered (archived) files are submitted; feedback is awaited after submission.
+    assert {"register_report", "archive_report"} <= upstream("submit_report")
+    assert "submit_report" in upstream("await_feedback")
+
+
+def test_resubmission_is_a_form_choice(dagbag) -> None:
+    """Compliance users resubmit rejected records from the trigger form, with params."""
+    params = dagbag.dags["mifir_transactions_daily"].params
+    assert {"report_date", "only_rejected", "resend_unchanged"} <= set(params.keys())
+    assert params["only_rejected"] is False
+    assert params["resend_unchanged"] is False
+
+
+def test_feedback_wait_is_deferrable(dagbag) -> None:
+    """Waiting for the regulator must not hold a worker slot for hours."""
+    from regreport.operators.feedback import AwaitRegulatorFeedbackOperator, GatewayOutboxTrigger
+
+    task = dagbag.dags["mifir_transactions_daily"].get_task("await_feedback")
+    assert isinstance(task, AwaitRegulatorFeedbackOperator)
+    trigger = GatewayOutboxTrigger("c", ["b", "a"], "2026-11-27T00:00:00+00:00")
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "regreport.operators.feedback.GatewayOutboxTrigger"
+    assert kwargs["known"] == ["a", "b"]
+    assert "password" not in json.dumps(kwargs)
+    assert "mifir_feedback_collect" in dagbag.dags

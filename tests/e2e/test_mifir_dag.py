@@ -15,10 +15,11 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from regreport import archive, ledger, local_airflow, registry
+from regreport import archive, ledger, local_airflow, registry, submissions
 from regreport.config import Settings
 from regreport.generator import correct_executions, generate
-from regreport.pipeline import archive_key, summary_path
+from regreport.pipeline import archive_key, reconcile_with_regulator, summary_path
+from regreport.services import gateway
 from regreport.timetables import next_business_day
 from regreport.xml.schema import validate_file
 
@@ -47,8 +48,18 @@ def _fresh_day(settings: Settings, client, start: date) -> date:
         day = next_business_day(day + timedelta(days=1))
 
 
-def _run(settings: Settings, day: date) -> int:
-    return local_airflow.dags_test(settings, DAG_ID, day.isoformat())
+def _run(settings: Settings, day: date, **params: object) -> int:
+    """Run the DAG for `day`; the regulator's reference data first knows QSuite's instruments."""
+    with psycopg.connect(settings.source_dsn) as conn:
+        isins = [
+            r[0]
+            for r in conn.execute(
+                "select distinct isin from qsuite.instruments"
+                " where isin ~ '^[A-Z]{2}[A-Z0-9]{9}[0-9]$'"
+            )
+        ]
+    gateway.publish_instruments(settings, isins)
+    return local_airflow.dags_test(settings, DAG_ID, day.isoformat(), conf=params or None)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +68,7 @@ def s3(services: Settings):
 
 
 @pytest.fixture(scope="module")
-def prepared(services: Settings) -> Settings:
+def prepared(services: Settings, gateway_service: Settings) -> Settings:
     local_airflow.prepare(services, log=lambda _line: None)
     return services
 
@@ -192,6 +203,16 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     assert manifest["submission"]["new_reports"] == summary["records"]
     assert set(manifest["run_ids"]) == {"extract", "dbt", "gx"}
 
+    # Submitted over SFTP and accepted by the regulator, every record.
+    [sent] = summary["submission"]["files"]
+    assert (sent["uploaded"], sent["already_submitted"]) == (True, False)
+    [verdict] = summary["regulator"]["files"]
+    assert verdict["status"] == "ACCEPTED"
+    assert verdict["records"] == {"ACPT": summary["records"]}
+    assert summary["regulator"]["exceptions"] == []
+    inbox = gateway.firm_dir(settings) / "inbox"
+    assert (inbox / report.name).read_bytes() == report.read_bytes()
+
     # Archived under COMPLIANCE retention, and the server refuses to delete it.
     key = archive_key(
         {"report_type": "mifir_rts22", "period_start": day.isoformat()},
@@ -219,6 +240,21 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
         rows = [r for r in registry.list_reports(conn) if r["period_start"] == day]
     assert len(rows) == 1
     assert rows[0]["runs"] == 2
+    # ... and not submitted twice: the registry says it went out; the gateway has one file.
+    [again_sent] = again["submission"]["files"]
+    assert (again_sent["uploaded"], again_sent["already_submitted"]) == (False, True)
+    assert again["regulator"]["files"][0]["status"] == "ACCEPTED"
+    assert [p.name for p in inbox.iterdir() if p.name.endswith(f"{day:%Y%m%d}_S001_P01.xml")] == [
+        report.name
+    ]
+
+    # Art. 15 reconciliation: every reported record matched; quarantined fills are missing.
+    recon = reconcile_with_regulator(settings.warehouse_dsn, settings.source_dsn, day)
+    assert recon["counts"]["MATCHED"] == summary["records"]
+    assert recon["counts"]["FIELDS_DIFFER"] == recon["counts"]["UNKNOWN_TO_SOURCE"] == 0
+    assert recon["counts"]["MISSING_AT_REGULATOR"] == counts["quarantined"]
+    [mi] = [r for r in recon["mi"] if r["trading_date"] == day.isoformat()]
+    assert (mi["records"], mi["accepted"], mi["rejected"]) == (summary["records"], mi["records"], 0)
 
 
 def test_corrections_and_back_reporting(
@@ -376,3 +412,87 @@ def test_failing_expectation_stops_the_upload(
     assert not list(out_dir.glob("*.xml"))
     with psycopg.connect(settings.warehouse_dsn) as conn:
         assert not [r for r in registry.list_reports(conn) if r["period_start"] == day]
+
+
+def test_rejected_record_is_fixed_and_resubmitted(prepared: Settings, s3) -> None:
+    """The regulator rejects one record; it is listed as an exception; resubmitting without a
+    fix sends nothing; after the source fix the resubmission run sends exactly that record,
+    linked to the rejected version, and the regulator accepts it."""
+    settings = prepared
+    day = _fresh_day(settings, s3, date(2026, 8, 3))
+    generate(settings.source_dsn, day, orders=ORDERS, seed=31)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    with psycopg.connect(settings.source_dsn) as conn:
+        (execution_id,) = conn.execute(
+            """
+            select e.execution_id from qsuite.executions as e
+            join qsuite.orders as o using (order_id)
+            join qsuite.instruments as i using (instrument_id)
+            where e.executed_at >= %s and e.executed_at < %s and i.instrument_type = 'SHARE'
+              and i.isin is not null and e.status = 'LIVE' and e.exec_kind = 'TRADE'
+              and e.trading_capacity = 'AOTC'
+            order by e.execution_id limit 1
+            """,
+            (start, start + timedelta(days=1)),
+        ).fetchone()
+    tx_id = f"QS{execution_id}"
+    # The regulator (simulator) will reject that record in the day's first submission only.
+    config = settings.gateway_root / "gateway.toml"
+    original = config.read_text()
+    config.write_text(
+        original
+        + f"""
+[[outcomes]]
+file_name = "*_{day:%Y%m%d}_S001_P01.xml"
+tx_id = "{tx_id}"
+record_status = "RJCT"
+rule_id = "CON-351"
+rule_desc = "Price is not consistent with the reference data"
+"""
+    )
+    gateway.stop(settings, log=lambda _line: None)
+    gateway.start(settings, log=lambda _line: None)
+    try:
+        assert _run(settings, day) == 0
+    finally:
+        config.write_text(original)
+        gateway.stop(settings, log=lambda _line: None)
+        gateway.start(settings, log=lambda _line: None)
+    first = _summary(settings, day)
+    [verdict] = first["regulator"]["files"]
+    assert verdict["status"] == "PARTIALLY_ACCEPTED"
+    assert verdict["records"] == {"ACPT": first["records"] - 1, "RJCT": 1}
+    assert [(e["tx_id"], e["rule_id"]) for e in first["regulator"]["exceptions"]] == [
+        (tx_id, "CON-351")
+    ]
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        assert [e.tx_id for e in submissions.exceptions(conn)] == [tx_id]
+
+    # Resubmitting before any fix sends nothing: the same record would be rejected again.
+    assert _run(settings, day, report_date=day.isoformat(), only_rejected=True) == 0
+    held = _summary(settings, day)
+    assert held["files"] == []
+    assert held["changes"]["held_back"] == 1
+
+    # The source is fixed; the resubmission sends exactly the rejected record, as a New.
+    with psycopg.connect(settings.source_dsn) as conn:
+        conn.execute(
+            "update qsuite.executions set price = price + 0.01 where execution_id = %s",
+            (execution_id,),
+        )
+    assert _run(settings, day, report_date=day.isoformat(), only_rejected=True) == 0
+    fixed = _summary(settings, day)
+    [part] = fixed["files"]
+    assert _tx_actions(Path(part["file"])) == [("New", tx_id)]
+    assert fixed["submission_seq"] == 2
+    assert fixed["changes"]["resubmitted"] == 1
+    assert fixed["regulator"]["files"][0]["status"] == "ACCEPTED"
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        history = ledger.history(conn, tx_id)
+        assert [h["action"] for h in history] == ["NEWT", "NEWT"]
+        assert history[1]["supersedes_entry_id"] == history[0]["entry_id"]
+        assert history[1]["original_entry_id"] == history[0]["entry_id"]
+        assert [e.tx_id for e in submissions.exceptions(conn)] == []
+        assert [e.tx_id for e in submissions.exceptions(conn, include_resolved=True)] == [tx_id]
+    recon = reconcile_with_regulator(settings.warehouse_dsn, settings.source_dsn, day)
+    assert recon["counts"]["MATCHED"] == first["records"]

@@ -33,7 +33,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -499,7 +499,7 @@ class Gateway:
                     "from open_records where status = 'PDNG' and (? = 0 or next_check <= ?)",
                     (int(due_only), now),
                 ).fetchall()
-                changed: set[tuple[str, str]] = set()
+                changed: dict[tuple[str, str], list[str]] = {}
                 for firm, name, seq, tx_id, exctg, isin, rule_id, checks, first_seen in rows:
                     pk = (firm, name, seq)
                     scripted = rule_id != RULE_PENDING.id
@@ -507,7 +507,7 @@ class Gateway:
                         db.execute(
                             "delete from open_records where firm = ? and name = ? and seq = ?", pk
                         )
-                        changed.add((firm, name))
+                        changed.setdefault((firm, name), []).append(tx_id)
                     elif checks + 1 >= cfg.pending_max_checks or (
                         now - first_seen >= cfg.pending_max_days * _DAY
                     ):
@@ -521,24 +521,34 @@ class Gateway:
                             "and name = ?",
                             (exctg, tx_id, firm, name),
                         )
-                        changed.add((firm, name))
+                        changed.setdefault((firm, name), [])
                     else:
                         db.execute(
                             "update open_records set checks = checks + 1, next_check = ? "
                             "where firm = ? and name = ? and seq = ?",
                             (now + cfg.recheck_interval_seconds, *pk),
                         )
-                for firm, name in sorted(changed):
-                    self._queue_follow_up(db, firm, name, now)
+                for (firm, name), accepted in sorted(changed.items()):
+                    self._queue_follow_up(db, firm, name, now, accepted)
         return self.write_due_feedback()
 
-    def _queue_follow_up(self, db: sqlite3.Connection, firm: str, name: str, now: float) -> None:
+    def _queue_follow_up(
+        self, db: sqlite3.Connection, firm: str, name: str, now: float, accepted: list[str]
+    ) -> None:
+        """Queue a further advice: still-open records, plus those just accepted, by name.
+
+        Naming the newly accepted records (`RcrdSts` ACPT) makes the follow-up unambiguous: a
+        receiver need not infer that a pending record it no longer sees was accepted.
+        """
         biz_msg_id, recipient, total, seq = db.execute(
             "update files set advice_seq = advice_seq + 1 where firm = ? and name = ? "
             "returning biz_msg_id, recipient, total, advice_seq",
             (firm, name),
         ).fetchone()
         advice = self._advice_from_state(db, firm, name, biz_msg_id, total)
+        if accepted:
+            named = tuple(RecordStatus(tx, "ACPT", ()) for tx in accepted)
+            advice = replace(advice, records=advice.records + named)
         self._queue(db, firm, name, seq, advice, recipient, now)
 
     def scan_inboxes(self) -> list[str]:
