@@ -30,7 +30,7 @@ AIRFLOW_SERVICES = (
     "airflow-dag-processor",
     "airflow-triggerer",
 )
-REQUIRED_SERVICES = {*AIRFLOW_SERVICES, "airflow-init", "postgres", "warehouse", "s3"}
+REQUIRED_SERVICES = {*AIRFLOW_SERVICES, "airflow-init", "postgres", "warehouse", "s3", "gateway"}
 #: Variable names that hold credentials; they must be empty in .env.example and required
 #: (`${VAR:?...}`, no default) in docker-compose.yml.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|JWT|TOKEN|ACCESS_KEY")

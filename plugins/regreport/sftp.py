@@ -175,7 +175,8 @@ class SftpTarget:
 
         Accepts this module's field names and Airflow's (``login`` for ``username``,
         ``schema`` is ignored, ``extra`` as a dict or JSON string whose keys are merged under
-        the top-level ones, ``key`` for ``private_key``, ``inbox``/``outbox`` for the dirs).
+        the top-level ones, ``key`` for ``private_key``, ``inbox``/``outbox`` for the dirs,
+        ``host_key_file`` for a known_hosts file to read the pin from).
         ``no_host_key_check`` set to a true value is refused: pinning is not optional here.
 
         Args:
@@ -201,6 +202,10 @@ class SftpTarget:
             return None
 
         host_key = pick("host_key", "known_host")
+        key_file = pick("host_key_file", "known_hosts_file")
+        if host_key is None and key_file is not None:
+            # A mounted known_hosts file (e.g. published by the gateway at start), read now.
+            host_key = Path(str(key_file)).read_text()
         if host_key is None:
             raise ValueError("SFTP target needs a pinned host_key")
         kwargs: dict[str, Any] = {

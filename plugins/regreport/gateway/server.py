@@ -42,6 +42,8 @@ HOST_KEY_FILE = "ssh_host_ed25519_key"
 PID_FILE = "gateway.pid"
 PORT_FILE = "gateway.port"
 INFO_FILE = "gateway.json"
+#: The host-key pin line alone, for clients that read a known_hosts file (docker-compose).
+KNOWN_HOSTS_FILE = "known_hosts"
 
 #: Checked against when the user is unknown, so that a wrong user costs as much as a wrong
 #: password and user names cannot be probed by timing.
@@ -322,6 +324,7 @@ def _write_run_files(run_dir: Path, info: dict[str, Any]) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (
         (INFO_FILE, json.dumps(info, indent=2) + "\n"),
+        (KNOWN_HOSTS_FILE, f"{info['known_hosts']}\n"),
         (PORT_FILE, f"{info['port']}\n"),
         (PID_FILE, f"{info['pid']}\n"),  # last: its presence means the others are there
     ):
@@ -366,7 +369,7 @@ def run_forever(gateway: Gateway, host: str, port: int, run_dir: Path) -> None:
                 ticker.cancel()
             acceptor.close()
             await acceptor.wait_closed()
-            for name in (PID_FILE, PORT_FILE, INFO_FILE):
+            for name in (PID_FILE, PORT_FILE, INFO_FILE, KNOWN_HOSTS_FILE):
                 (run_dir / name).unlink(missing_ok=True)
 
     asyncio.run(main())

@@ -399,3 +399,26 @@ def test_from_mapping_reads_airflow_style_fields(gateway: GatewayStub) -> None:
         SftpTarget.from_mapping({**target.__dict__, "extra": {"no_host_key_check": "true"}})
     with pytest.raises(ValueError, match="host_key"):
         SftpTarget.from_mapping({"host": "h", "login": "u", "password": "p"})
+
+
+def test_from_mapping_reads_the_pin_from_a_known_hosts_file(
+    gateway: GatewayStub, tmp_path: Path
+) -> None:
+    """docker-compose mounts the gateway's published known_hosts; the pin is read from it."""
+    pin = tmp_path / "known_hosts"
+    pin.write_text(gateway.host_key_line + "\n")
+    target = SftpTarget.from_mapping(
+        {
+            "host": "127.0.0.1",
+            "port": gateway.port,
+            "login": USER,
+            "password": PASSWORD,
+            "extra": {"host_key_file": str(pin)},
+        }
+    )
+    with connect(target) as conn:
+        assert conn.host_key_fingerprint == fingerprint(parse_host_keys(gateway.host_key_line)[0])
+    with pytest.raises(FileNotFoundError):
+        SftpTarget.from_mapping(
+            {"host": "h", "login": "u", "password": "p", "host_key_file": str(tmp_path / "no")}
+        )
