@@ -448,6 +448,10 @@ tx_id = "{tx_id}"
 record_status = "RJCT"
 rule_id = "CON-351"
 rule_desc = "Price is not consistent with the reference data"
+
+[[outcomes]]
+file_name = "*_{day:%Y%m%d}_S001_P01.xml"
+delay_seconds = 8
 """
     )
     gateway.stop(settings, log=lambda _line: None)
@@ -459,6 +463,10 @@ rule_desc = "Price is not consistent with the reference data"
         gateway.stop(settings, log=lambda _line: None)
         gateway.start(settings, log=lambda _line: None)
     first = _summary(settings, day)
+    # The feedback came 8 s after the upload: await_feedback deferred to the outbox trigger
+    # (run inline by `dags test`) and resumed when the advice appeared.
+    assert _task_states(settings, day)["await_feedback"] == "success"
+    assert first["regulator"]["deferrals"] >= 1
     [verdict] = first["regulator"]["files"]
     assert verdict["status"] == "PARTIALLY_ACCEPTED"
     assert verdict["records"] == {"ACPT": first["records"] - 1, "RJCT": 1}

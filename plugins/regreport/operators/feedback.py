@@ -36,16 +36,23 @@ class GatewayOutboxTrigger(BaseTrigger):
         known: Outbox file names already processed.
         deadline: ISO timestamp after which the trigger fires with status "timeout".
         poll_seconds: Time between two listings.
+        rounds: How many times the task has deferred so far (echoed in the event).
     """
 
     def __init__(
-        self, conn_id: str, known: Sequence[str], deadline: str, poll_seconds: float = 10.0
+        self,
+        conn_id: str,
+        known: Sequence[str],
+        deadline: str,
+        poll_seconds: float = 10.0,
+        rounds: int = 0,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
         self.known = sorted(known)
         self.deadline = deadline
         self.poll_seconds = poll_seconds
+        self.rounds = rounds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and kwargs (names only: the credentials stay in the connection)."""
@@ -56,6 +63,7 @@ class GatewayOutboxTrigger(BaseTrigger):
                 "known": self.known,
                 "deadline": self.deadline,
                 "poll_seconds": self.poll_seconds,
+                "rounds": self.rounds,
             },
         )
 
@@ -77,11 +85,18 @@ class GatewayOutboxTrigger(BaseTrigger):
             new = sorted(f.name for f in listing if f.name not in known)
             if new:
                 yield TriggerEvent(
-                    {"status": "new_feedback", "files": new, "deadline": self.deadline}
+                    {
+                        "status": "new_feedback",
+                        "files": new,
+                        "deadline": self.deadline,
+                        "rounds": self.rounds,
+                    }
                 )
                 return
             if datetime.now(tz=UTC) >= deadline:
-                yield TriggerEvent({"status": "timeout", "deadline": self.deadline})
+                yield TriggerEvent(
+                    {"status": "timeout", "deadline": self.deadline, "rounds": self.rounds}
+                )
                 return
             await asyncio.sleep(self.poll_seconds)
 
@@ -119,15 +134,21 @@ class AwaitRegulatorFeedbackOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Collect once; done if every file has a verdict, else defer to the trigger."""
         deadline = datetime.now(tz=UTC) + self.wait_timeout
-        return self._collect_or_defer(deadline)
+        return self._collect_or_defer(deadline, rounds=0)
 
     def resume(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Back from the trigger: collect again, or fail on timeout."""
         event = event or {}
         deadline = datetime.fromisoformat(event.get("deadline") or _now_iso())
-        return self._collect_or_defer(deadline, final=event.get("status") == "timeout")
+        rounds = int(event.get("rounds") or 0) + 1
+        return self._collect_or_defer(
+            deadline, final=event.get("status") == "timeout", rounds=rounds
+        )
 
-    def _collect_or_defer(self, deadline: datetime, *, final: bool = False) -> dict[str, Any]:
+    def _collect_or_defer(
+        self, deadline: datetime, *, rounds: int, final: bool = False
+    ) -> dict[str, Any]:
+        """Collect; return the answer if complete, else defer (`rounds`: deferrals so far)."""
         import psycopg
 
         from regreport import config, transmit
@@ -155,6 +176,7 @@ class AwaitRegulatorFeedbackOperator(BaseOperator):
             answer = transmit.regulator_answer(conn, report_ids)
             known = sorted(transmit.seen_feedback(conn))
         if not waiting:
+            answer["deferrals"] = rounds
             update_summary(settings, self.submitted.get("period"), "regulator", answer)
             self.log.info("regulator's answer: %s", json.dumps(answer, default=str))
             return answer
@@ -167,7 +189,7 @@ class AwaitRegulatorFeedbackOperator(BaseOperator):
         self.log.info("waiting for the regulator's verdict on report(s) %s", waiting)
         self.defer(
             trigger=GatewayOutboxTrigger(
-                self.conn_id, known, deadline.isoformat(), self.poll_seconds
+                self.conn_id, known, deadline.isoformat(), self.poll_seconds, rounds
             ),
             method_name="resume",
         )
