@@ -48,7 +48,11 @@ def collect_feedback() -> dict[str, Any]:
             archive=lambda path, sha: archive_feedback(SETTINGS, client, path, sha),
         )
     if result.refused:
-        raise transmit.FeedbackRefusedError(
+        from airflow.sdk.exceptions import AirflowFailException
+
+        # No retry: the refused files are recorded and not collected again, so a retry
+        # would pass and hide them.
+        raise AirflowFailException(
             f"{len(result.refused)} feedback file(s) refused and quarantined: "
             + json.dumps(result.refused, default=str)
         )

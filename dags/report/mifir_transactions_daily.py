@@ -176,12 +176,21 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
 def submit_report(registered: dict[str, Any]) -> dict[str, Any]:
     """Upload the run's files to the regulator's gateway, each exactly once."""
     import psycopg
+    from airflow.sdk.exceptions import AirflowFailException
 
+    from regreport import sftp
     from regreport.hooks.connections import postgres_dsn, sftp_target
     from regreport.pipeline import submit
+    from regreport.transmit import SubmissionFailedError
 
     with psycopg.connect(postgres_dsn(config.WAREHOUSE_CONN_ID)) as conn:
-        return submit(SETTINGS, conn, sftp_target(config.SFTP_CONN_ID), registered)
+        try:
+            return submit(SETTINGS, conn, sftp_target(config.SFTP_CONN_ID), registered)
+        except SubmissionFailedError as exc:
+            final = (sftp.HostKeyMismatchError, sftp.SftpAuthenticationError)
+            if isinstance(exc.__cause__, final):  # a retry cannot fix these (nor lock the account)
+                raise AirflowFailException(str(exc)) from exc
+            raise
 
 
 @dag(

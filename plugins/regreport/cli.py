@@ -382,13 +382,14 @@ def reports_list(as_json: bool, report_type: str | None) -> None:
         return
     click.echo(
         f"{'id':>4}  {'type':<12} {'period':<10} {'sub/part':<9} {'records':>8}  "
-        f"{'status':<9} sha256        s3"
+        f"{'status':<9} {'regulator':<18} sha256        s3"
     )
     for r in rows:
         part = f"{r['submission_seq']}/{r['part']}of{r['part_count']}"
         click.echo(
             f"{r['report_id']:>4}  {r['report_type']:<12} {r['period_start']!s:<10} {part:<9} "
-            f"{r['record_count']:>8,}  {r['status']:<9} {r['sha256'][:12]}  {r['s3_uri']}"
+            f"{r['record_count']:>8,}  {r['status']:<9} {r['submission_status']:<18} "
+            f"{r['sha256'][:12]}  {r['s3_uri']}"
         )
 
 

@@ -204,8 +204,10 @@ def list_reports(
                    r.record_count, r.bytes, r.sha256, r.status, r.s3_uri, r.s3_version_id,
                    r.retain_until, r.created_at, r.submission_seq, r.part, r.part_count,
                    (select count(*) from {SCHEMA}.report_runs as u
-                    where u.report_id = r.report_id) as runs
+                    where u.report_id = r.report_id) as runs,
+                   coalesce(s.status, 'GENERATED') as submission_status, s.submitted_at
             from {SCHEMA}.report_registry as r
+            left join {SCHEMA}.submissions as s using (report_id)
             where %(type)s::text is null or r.report_type = %(type)s
             order by r.period_start desc, r.report_id desc
             """,

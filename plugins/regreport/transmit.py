@@ -74,10 +74,6 @@ class SubmissionFailedError(RuntimeError):
     """A file could not be delivered; it is not marked submitted (retry the task)."""
 
 
-class FeedbackRefusedError(RuntimeError):
-    """One or more feedback files were refused; they are recorded with a reason code."""
-
-
 @dataclass(frozen=True)
 class SubmitOutcome:
     """What happened to one file.

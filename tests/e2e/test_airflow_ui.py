@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from regreport import archive, local_airflow, registry
+from regreport import archive, local_airflow, registry, submissions
 from regreport.config import Settings
 from regreport.generator import generate
 from regreport.timetables import next_business_day
@@ -32,7 +32,7 @@ def _call(url: str, token: str | None = None, body: Any = None, method: str = "G
 
 
 @pytest.fixture(scope="module")
-def ui(services: Settings):
+def ui(services: Settings, gateway_service: Settings):
     local_airflow.start_ui(services, log=lambda _line: None)
     yield f"http://127.0.0.1:{services.airflow_port}"
     local_airflow.stop_ui(services, log=lambda _line: None)
@@ -102,3 +102,9 @@ def test_trigger_a_past_day(ui: str, token: str, services: Settings) -> None:
         rows = [r for r in registry.list_reports(conn) if r["period_start"] == day]
     assert len(rows) == 1
     assert rows[0]["status"] == "ARCHIVED"
+    # Submitted by the run, and answered: the regulator's verdict arrived through the triggerer
+    # or at the first collection.
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        status = submissions.status(conn, rows[0]["report_id"])
+    assert status.status in ("ACCEPTED", "PARTIALLY_ACCEPTED")
+    assert status.remote_name == rows[0]["file_name"]

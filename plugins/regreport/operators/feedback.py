@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 if TYPE_CHECKING:
@@ -168,7 +169,9 @@ class AwaitRegulatorFeedbackOperator(BaseOperator):
                 archive=lambda path, sha: archive_feedback(settings, client, path, sha),
             )
             if collected.refused:
-                raise transmit.FeedbackRefusedError(
+                # No retry: the refused files are recorded and would not be seen again, so a
+                # retry would succeed and hide them.
+                raise AirflowFailException(
                     f"{len(collected.refused)} feedback file(s) refused and quarantined: "
                     + json.dumps(collected.refused, default=str)
                 )
