@@ -458,10 +458,14 @@ def exceptions(report_id: int | None, include_resolved: bool, as_json: bool) -> 
 def reconcile(day: datetime | None, as_json: bool) -> None:
     """Reconcile a trading day with the regulator (RTS 22 Art. 15) and show the MI table."""
     from regreport.pipeline import reconcile_with_regulator
+    from regreport.reconciliation import ReconciliationError
 
     settings = _settings()
     the_day = day.date() if day else _default_day()
-    result = reconcile_with_regulator(settings.warehouse_dsn, settings.source_dsn, the_day)
+    try:
+        result = reconcile_with_regulator(settings.warehouse_dsn, settings.source_dsn, the_day)
+    except ReconciliationError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

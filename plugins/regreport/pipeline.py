@@ -773,6 +773,12 @@ def reconcile_with_regulator(
     calendar = calendar_from_env()
     tz = os.environ.get("REGREPORT_REPORTING_TZ") or "UTC"
     with psycopg.connect(warehouse_dsn) as conn:
+        row = conn.execute("select to_regclass(%s)", (reconciliation.REPORT_TABLE,)).fetchone()
+        if row is None or row[0] is None:
+            raise reconciliation.ReconciliationError(
+                f"{reconciliation.REPORT_TABLE} does not exist in this warehouse yet: run "
+                "mifir_transactions_daily (or `regreport run`) for a day first"
+            )
         reconciliation.ensure_schema(conn)
         conn.commit()
         result = reconciliation.reconcile_day(conn, day)

@@ -238,7 +238,7 @@ def test_services_status_json(pg_services: Settings) -> None:
     _no_traceback(result)
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
-    assert set(status) == {"postgres", "s3"}
+    assert set(status) == {"postgres", "s3", "gateway"}
     postgres = status["postgres"]
     assert postgres["running"] is True
     assert isinstance(postgres["pid"], int)
@@ -294,7 +294,18 @@ def test_exceptions_on_a_registry_without_feedback() -> None:
     result = _invoke("exceptions")
     _no_traceback(result)
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "no rejected records"
+    assert result.output.strip() == "no rejected records awaiting resubmission"
     as_json = _invoke("exceptions", "--json")
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.output) == []
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_reconcile_before_any_report_says_what_to_do() -> None:
+    """A warehouse that never ran the report has nothing to reconcile: say so, no traceback."""
+    result = _invoke("reconcile", "--date", "1999-01-04")
+    _no_traceback(result)
+    assert result.exit_code == 1
+    assert "does not exist in this warehouse yet" in result.output
+    assert "mifir_transactions_daily" in result.output
