@@ -9,8 +9,10 @@ them with ``REGREPORT_HOME=.regreport/test regreport services stop`` or leave th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -82,3 +84,24 @@ def gateway_service(settings: Settings) -> Settings:
 def services(pg_services: Settings, s3_services: Settings) -> Settings:
     """Both local services, running."""
     return pg_services
+
+
+@pytest.fixture
+def scratch_db(pg_services: Settings) -> Iterator[Callable[[str], str]]:
+    """Make an empty database by name (a leftover of a crashed run is dropped first) and
+    return its DSN; every database made is dropped after the test."""
+    made: list[str] = []
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def make(name: str) -> str:
+        admin(f"drop database if exists {name}")
+        admin(f"create database {name}")
+        made.append(name)
+        return pg_services.dsn(name)
+
+    yield make
+    for name in made:
+        admin(f"drop database if exists {name}")

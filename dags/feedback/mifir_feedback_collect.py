@@ -18,7 +18,6 @@ Rejected records are listed by `regreport exceptions`; to resubmit them, see
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,28 +33,11 @@ def collect_feedback() -> dict[str, Any]:
     """Download, archive, parse and apply every new feedback file; fail if one is refused."""
     import psycopg
 
-    from regreport import transmit
-    from regreport.hooks.connections import postgres_dsn, s3_client, sftp_target
-    from regreport.pipeline import archive_feedback
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.operators.feedback import collect_new_feedback
 
-    client = s3_client(config.S3_CONN_ID)
     with psycopg.connect(postgres_dsn(config.WAREHOUSE_CONN_ID)) as conn:
-        result = transmit.collect_feedback(
-            conn,
-            sftp_target(config.SFTP_CONN_ID),
-            SETTINGS.home / "feedback",
-            schemas_dir=SETTINGS.schemas_dir,
-            archive=lambda path, sha: archive_feedback(SETTINGS, client, path, sha),
-        )
-    if result.refused:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        # No retry: the refused files are recorded and not collected again, so a retry
-        # would pass and hide them.
-        raise AirflowFailException(
-            f"{len(result.refused)} feedback file(s) refused and quarantined: "
-            + json.dumps(result.refused, default=str)
-        )
+        result = collect_new_feedback(conn, config.SFTP_CONN_ID)
     return {"listed": result.listed, "applied": result.applied}
 
 

@@ -339,19 +339,9 @@ def demo(day: datetime | None, orders: int, seed: int) -> None:
 
 def _publish_reference_data(settings: Settings) -> None:
     """Give the simulated regulator the source's instruments (its FIRDS), as a real NCA has."""
-    import psycopg
-
     from regreport.services import gateway
 
-    with psycopg.connect(settings.source_dsn) as conn:
-        isins = [
-            r[0]
-            for r in conn.execute(
-                "select distinct isin from qsuite.instruments"
-                " where isin ~ '^[A-Z]{2}[A-Z0-9]{9}[0-9]$'"
-            )
-        ]
-    count = gateway.publish_instruments(settings, isins)
+    count = gateway.publish_source_instruments(settings)
     click.echo(f"gateway: reference data has {count:,} instruments")
 
 

@@ -764,12 +764,6 @@ def reconcile_with_regulator(
 
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     end = start + timedelta(days=1)
-    with psycopg.connect(source_dsn) as src:
-        row = src.execute(
-            "select count(*) from qsuite.executions where executed_at >= %s and executed_at < %s",
-            (start, end),
-        ).fetchone()
-    source_executions = int(row[0]) if row else 0
     calendar = calendar_from_env()
     tz = os.environ.get("REGREPORT_REPORTING_TZ") or "UTC"
     with psycopg.connect(warehouse_dsn) as conn:
@@ -779,6 +773,13 @@ def reconcile_with_regulator(
                 f"{reconciliation.REPORT_TABLE} does not exist in this warehouse yet: run "
                 "mifir_transactions_daily (or `regreport run`) for a day first"
             )
+        with psycopg.connect(source_dsn) as src:
+            row = src.execute(
+                "select count(*) from qsuite.executions"
+                " where executed_at >= %s and executed_at < %s",
+                (start, end),
+            ).fetchone()
+        source_executions = int(row[0]) if row else 0
         reconciliation.ensure_schema(conn)
         conn.commit()
         result = reconciliation.reconcile_day(conn, day)

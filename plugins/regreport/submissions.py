@@ -478,20 +478,12 @@ def _apply_records(conn: psycopg.Connection[Any], report_id: int, advice: Status
     return len(rows)
 
 
-def _has_accepted_records(conn: psycopg.Connection[Any], report_id: int) -> bool:
+def _has_records(conn: psycopg.Connection[Any], report_id: int, record_status: str) -> bool:
+    """Whether any record of the file currently has `record_status`."""
     row = conn.execute(
         f"""select exists (select 1 from {SCHEMA}.record_status_current
-            where report_id = %s and status = 'ACPT')""",
-        (report_id,),
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _has_rejected_records(conn: psycopg.Connection[Any], report_id: int) -> bool:
-    row = conn.execute(
-        f"""select exists (select 1 from {SCHEMA}.record_status_current
-            where report_id = %s and status = 'RJCT')""",
-        (report_id,),
+            where report_id = %s and status = %s)""",
+        (report_id, record_status),
     ).fetchone()
     return bool(row and row[0])
 
@@ -540,8 +532,8 @@ def apply_feedback(
         )
         events = _apply_records(conn, report_id, advice)
         if advice.status == "RJCT" and new_status == PARTIALLY_ACCEPTED:
-            new_status = REJECTED if not _has_accepted_records(conn, report_id) else new_status
-        if new_status == ACCEPTED and _has_rejected_records(conn, report_id):
+            new_status = REJECTED if not _has_records(conn, report_id, REC_ACCEPTED) else new_status
+        if new_status == ACCEPTED and _has_records(conn, report_id, REC_REJECTED):
             # A later advice that accepts the re-checked pending records does not make the
             # records rejected earlier accepted: the file stays partially accepted.
             new_status = PARTIALLY_ACCEPTED

@@ -50,15 +50,7 @@ def _fresh_day(settings: Settings, client, start: date) -> date:
 
 def _run(settings: Settings, day: date, **params: object) -> int:
     """Run the DAG for `day`; the regulator's reference data first knows QSuite's instruments."""
-    with psycopg.connect(settings.source_dsn) as conn:
-        isins = [
-            r[0]
-            for r in conn.execute(
-                "select distinct isin from qsuite.instruments"
-                " where isin ~ '^[A-Z]{2}[A-Z0-9]{9}[0-9]$'"
-            )
-        ]
-    gateway.publish_instruments(settings, isins)
+    gateway.publish_source_instruments(settings)
     return local_airflow.dags_test(settings, DAG_ID, day.isoformat(), conf=params or None)
 
 

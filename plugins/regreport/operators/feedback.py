@@ -153,28 +153,13 @@ class AwaitRegulatorFeedbackOperator(BaseOperator):
         import psycopg
 
         from regreport import config, transmit
-        from regreport.hooks.connections import postgres_dsn, s3_client, sftp_target
-        from regreport.pipeline import archive_feedback, update_summary
+        from regreport.hooks.connections import postgres_dsn
+        from regreport.pipeline import update_summary
 
         settings = config.Settings.from_env()
         report_ids = [f["report_id"] for f in (self.submitted or {}).get("files", [])]
-        target = sftp_target(self.conn_id)
-        client = s3_client(config.S3_CONN_ID)
         with psycopg.connect(postgres_dsn(self.warehouse_conn_id)) as conn:
-            collected = transmit.collect_feedback(
-                conn,
-                target,
-                settings.home / "feedback",
-                schemas_dir=settings.schemas_dir,
-                archive=lambda path, sha: archive_feedback(settings, client, path, sha),
-            )
-            if collected.refused:
-                # No retry: the refused files are recorded and would not be seen again, so a
-                # retry would succeed and hide them.
-                raise AirflowFailException(
-                    f"{len(collected.refused)} feedback file(s) refused and quarantined: "
-                    + json.dumps(collected.refused, default=str)
-                )
+            collect_new_feedback(conn, self.conn_id)
             waiting = transmit.pending_files(conn, report_ids)
             answer = transmit.regulator_answer(conn, report_ids)
             known = sorted(transmit.seen_feedback(conn))
@@ -197,6 +182,34 @@ class AwaitRegulatorFeedbackOperator(BaseOperator):
             method_name="resume",
         )
         raise AssertionError("unreachable: defer() raises")  # pragma: no cover
+
+
+def collect_new_feedback(conn: Any, conn_id: str) -> Any:
+    """Collect, archive and apply new feedback (`regreport.transmit.collect_feedback`).
+
+    Raises:
+        AirflowFailException: A feedback file was refused. No retry: refused files are recorded
+            and not collected again, so a retry would pass and hide them.
+    """
+    from regreport import config, transmit
+    from regreport.hooks.connections import s3_client, sftp_target
+    from regreport.pipeline import archive_feedback
+
+    settings = config.Settings.from_env()
+    client = s3_client(config.S3_CONN_ID)
+    collected = transmit.collect_feedback(
+        conn,
+        sftp_target(conn_id),
+        settings.home / "feedback",
+        schemas_dir=settings.schemas_dir,
+        archive=lambda path, sha: archive_feedback(settings, client, path, sha),
+    )
+    if collected.refused:
+        raise AirflowFailException(
+            f"{len(collected.refused)} feedback file(s) refused and quarantined: "
+            + json.dumps(collected.refused, default=str)
+        )
+    return collected
 
 
 def _now_iso() -> str:

@@ -247,6 +247,25 @@ def publish_instruments(settings: Settings, isins: Iterable[str]) -> int:
     return len(cleaned)
 
 
+def publish_source_instruments(settings: Settings) -> int:
+    """Publish every well-formed ISIN of the QSuite instruments as the regulator's reference data.
+
+    What the demo and the end-to-end tests do before a run: the simulated regulator then knows
+    the firm's instruments, as a real NCA knows them from FIRDS. Returns how many were published.
+    """
+    import psycopg
+
+    with psycopg.connect(settings.source_dsn) as conn:
+        isins = [
+            r[0]
+            for r in conn.execute(
+                "select distinct isin from qsuite.instruments"
+                " where isin ~ '^[A-Z]{2}[A-Z0-9]{9}[0-9]$'"
+            )
+        ]
+    return publish_instruments(settings, isins)
+
+
 def known_hosts_line(settings: Settings) -> str:
     """The ``[host]:port ssh-ed25519 AAAA...`` line that pins the gateway's host key.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -13,9 +12,8 @@ import pytest
 from regreport import ledger, registry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from regreport.config import Settings
 
 DB = "regreport_ledger_test"
 REPORT = "reports.rpt"
@@ -30,13 +28,10 @@ BOUNDS = {"start": START, "end": END}
 
 
 @pytest.fixture
-def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
+def conn(scratch_db: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
     """A scratch warehouse: raw executions, a three-row report table, the registry."""
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
-        admin.execute(f"create database {DB}")
-    settings = dataclasses.replace(pg_services, warehouse_db=DB)
-    with psycopg.connect(settings.dsn(DB)) as c:
+    dsn = scratch_db(DB)
+    with psycopg.connect(dsn) as c:
         c.execute(
             """
             create schema raw; create schema reports;
@@ -57,8 +52,6 @@ def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
         registry.ensure_schema(c)
         c.commit()
         yield c
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
 
 
 def _register(c: psycopg.Connection[Any], plan: ledger.Plan, seq: int) -> int:

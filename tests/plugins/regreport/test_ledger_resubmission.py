@@ -8,7 +8,6 @@ records.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -21,9 +20,8 @@ from regreport.feedback import RecordStatus, StatusAdvice, ValidationRule
 from regreport.xml.render import make_business_message_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from regreport.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +41,10 @@ XSD = ValidationRule("FIL-105", "The file structure does not correspond to the X
 
 
 @pytest.fixture
-def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
+def conn(scratch_db: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
     """A scratch warehouse: raw executions, a three-row report table, registry and statuses."""
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
-        admin.execute(f"create database {DB}")
-    settings = dataclasses.replace(pg_services, warehouse_db=DB)
-    with psycopg.connect(settings.dsn(DB)) as c:
+    dsn = scratch_db(DB)
+    with psycopg.connect(dsn) as c:
         c.execute(
             """
             create schema raw; create schema reports;
@@ -69,8 +64,6 @@ def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
         registry.ensure_schema(c)
         c.commit()
         yield c
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
 
 
 def _plan(c: psycopg.Connection[Any], **flags: bool) -> ledger.Plan:

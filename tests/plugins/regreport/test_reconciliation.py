@@ -33,9 +33,8 @@ from regreport.reconciliation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from regreport.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +48,10 @@ PENDING_RULE = ValidationRule("CON-411", "Pending instrument validation")
 
 
 @pytest.fixture
-def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
+def conn(scratch_db: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
     """A scratch warehouse: registry, ledger, status tables and tiny report tables."""
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
-        admin.execute(f"create database {DB}")
-    with psycopg.connect(pg_services.dsn(DB)) as c:
+    dsn = scratch_db(DB)
+    with psycopg.connect(dsn) as c:
         reconciliation.ensure_schema(c)
         c.execute("create schema reports")
         c.execute(
@@ -64,8 +61,6 @@ def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
         c.execute(f"create table {QUAR} (execution_id bigint, trading_date date, reason text)")
         c.commit()
         yield c
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
 
 
 def _rows(c: psycopg.Connection[Any], day: date, *execs: int, price: int = 100) -> None:

@@ -24,9 +24,8 @@ from regreport.submissions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
-    from regreport.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -43,18 +42,14 @@ CORRUPT = ValidationRule("FIL-104", "The file is corrupted")
 
 
 @pytest.fixture
-def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
+def conn(scratch_db: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
     """A scratch warehouse with the registry, the ledger and the status tables."""
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
-        admin.execute(f"create database {DB}")
-    with psycopg.connect(pg_services.dsn(DB)) as c:
+    dsn = scratch_db(DB)
+    with psycopg.connect(dsn) as c:
         registry.ensure_schema(c)
         submissions.ensure_schema(c)
         c.commit()
         yield c
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
 
 
 def _register(c: psycopg.Connection[Any], part: int, tx_ids: list[str]) -> int:

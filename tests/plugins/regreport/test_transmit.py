@@ -79,16 +79,12 @@ def password_hash() -> str:
 
 
 @pytest.fixture
-def conn(pg_services: Settings) -> Iterator[psycopg.Connection[Any]]:
+def conn(scratch_db: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
     """A scratch warehouse with the registry, ledger, status and feedback-file tables."""
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
-        admin.execute(f"create database {DB}")
-    with psycopg.connect(pg_services.dsn(DB)) as c:
+    dsn = scratch_db(DB)
+    with psycopg.connect(dsn) as c:
         transmit.ensure_schema(c)
         yield c
-    with psycopg.connect(pg_services.dsn("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB}")
 
 
 @dataclass
