@@ -65,6 +65,7 @@ from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
 from regreport.operators.feedback import AwaitRegulatorFeedbackOperator
+from regreport.operators.submit import SubmitToRegulatorOperator
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
@@ -172,27 +173,6 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     return register(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), built, archived, run_id)
 
 
-@task
-def submit_report(registered: dict[str, Any]) -> dict[str, Any]:
-    """Upload the run's files to the regulator's gateway, each exactly once."""
-    import psycopg
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from regreport import sftp
-    from regreport.hooks.connections import postgres_dsn, sftp_target
-    from regreport.pipeline import submit
-    from regreport.transmit import SubmissionFailedError
-
-    with psycopg.connect(postgres_dsn(config.WAREHOUSE_CONN_ID)) as conn:
-        try:
-            return submit(SETTINGS, conn, sftp_target(config.SFTP_CONN_ID), registered)
-        except SubmissionFailedError as exc:
-            final = (sftp.HostKeyMismatchError, sftp.SftpAuthenticationError)
-            if isinstance(exc.__cause__, final):  # a retry cannot fix these (nor lock the account)
-                raise AirflowFailException(str(exc)) from exc
-            raise
-
-
 @dag(
     dag_id="mifir_transactions_daily",
     dag_display_name="MiFIR transaction reports (daily)",
@@ -247,10 +227,15 @@ def mifir_transactions_daily() -> None:
     built = render_report(extracted, validated)
     archived = archive_report(built)
     extracted >> transform >> rules >> reports >> validated
-    submitted = submit_report(register_report(built, archived))
+    submitted = SubmitToRegulatorOperator(
+        task_id="submit_report",
+        registered=register_report(built, archived),
+        conn_id=config.SFTP_CONN_ID,
+        warehouse_conn_id=config.WAREHOUSE_CONN_ID,
+    )
     AwaitRegulatorFeedbackOperator(
         task_id="await_feedback",
-        submitted=submitted,
+        submitted=submitted.output,
         conn_id=config.SFTP_CONN_ID,
         warehouse_conn_id=config.WAREHOUSE_CONN_ID,
         timeout=timedelta(hours=6),

@@ -30,18 +30,7 @@ def s3_client(conn_id: str) -> Any:
 
 
 def sftp_target(conn_id: str) -> Any:
-    """A `regreport.sftp.SftpTarget` from an SFTP connection (host key pinned in its extra)."""
-    from airflow.sdk import BaseHook
+    """A pinned `regreport.sftp.SftpTarget` from an SFTP connection (`RegulatorGatewayHook`)."""
+    from regreport.hooks.gateway import RegulatorGatewayHook
 
-    from regreport.sftp import SftpTarget
-
-    conn = BaseHook.get_connection(conn_id)
-    return SftpTarget.from_mapping(
-        {
-            "host": conn.host,
-            "port": conn.port,
-            "login": conn.login,
-            "password": conn.password,
-            "extra": conn.extra_dejson,
-        }
-    )
+    return RegulatorGatewayHook(conn_id).get_conn()

@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
-from regreport.gateway import FirmUser, Gateway, GatewayConfig, hash_password
 from regreport.gateway.server import GatewayServer
 from regreport.operators.feedback import GatewayOutboxTrigger
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    pass
 
 pytestmark = pytest.mark.integration
 
+#: Set by the `gateway_server` fixture (tests/plugins/regreport/conftest.py).
 CONN_ID = "trigger_test_sftp"
-PASSWORD = "trigger-test-pass"
-
-
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GatewayServer]:
-    """A gateway with one firm, and an Airflow connection (env) that pins its key."""
-    root = tmp_path / "gw"
-    root.mkdir()
-    config = GatewayConfig.from_mapping(
-        root,
-        {"users": [FirmUser("firm", hash_password(PASSWORD), "FIRM")], "tick_seconds": None},
-    )
-    with GatewayServer(Gateway(config)) as srv:
-        conn = {
-            "conn_type": "sftp",
-            "host": "127.0.0.1",
-            "port": srv.port,
-            "login": "firm",
-            "password": PASSWORD,
-            "extra": {"host_key": srv.known_hosts_line()},
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
-        (config.firm_dir("FIRM") / "outbox").mkdir(parents=True, exist_ok=True)
-        yield srv
 
 
 async def _first_event(trigger: GatewayOutboxTrigger) -> dict:
@@ -56,8 +30,8 @@ def _deadline(seconds: float) -> str:
     return (datetime.now(tz=UTC) + timedelta(seconds=seconds)).isoformat()
 
 
-def test_fires_on_a_file_it_has_not_seen(server: GatewayServer) -> None:
-    outbox = server.gateway.config.firm_dir("FIRM") / "outbox"
+def test_fires_on_a_file_it_has_not_seen(gateway_server: GatewayServer) -> None:
+    outbox = gateway_server.gateway.config.firm_dir("FIRM") / "outbox"
     (outbox / "OLD_FDBK_001.xml").write_text("<old/>")
     (outbox / ".HALF_FDBK_001.xml.tmp").write_text("<partial")  # in progress: ignored
     trigger = GatewayOutboxTrigger(
@@ -77,16 +51,16 @@ def test_fires_on_a_file_it_has_not_seen(server: GatewayServer) -> None:
     assert event["rounds"] == 2
 
 
-def test_times_out_at_the_deadline(server: GatewayServer) -> None:
+def test_times_out_at_the_deadline(gateway_server: GatewayServer) -> None:
     trigger = GatewayOutboxTrigger(CONN_ID, [], _deadline(0.2), poll_seconds=0.05)
     event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=30))
     assert event["status"] == "timeout"
 
 
-def test_keeps_polling_while_the_gateway_is_down(server: GatewayServer) -> None:
+def test_keeps_polling_while_the_gateway_is_down(gateway_server: GatewayServer) -> None:
     """An unreachable gateway is not an answer: the trigger polls on until its deadline."""
-    port = server.port
-    server.stop()
+    port = gateway_server.port
+    gateway_server.stop()
     trigger = GatewayOutboxTrigger(CONN_ID, [], _deadline(0.5), poll_seconds=0.05)
     event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=60))
     assert event["status"] == "timeout"
