@@ -24,6 +24,11 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from regreport import config
+from regreport.operators.audit import (
+    audit_task_failure,
+    audit_task_success,
+    record_trigger_task,
+)
 
 SETTINGS = config.Settings.from_env()
 
@@ -48,13 +53,18 @@ def collect_feedback() -> dict[str, Any]:
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(minutes=1)},
+    default_args={
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(minutes=1),
+        "on_success_callback": audit_task_success,
+        "on_failure_callback": audit_task_failure,
+    },
     tags=["mifir", "ops"],
     doc_md=__doc__,
 )
 def mifir_feedback_collect() -> None:
-    """One task: collect and apply new feedback."""
-    collect_feedback()
+    """Record the trigger, then collect and apply new feedback."""
+    record_trigger_task() >> collect_feedback()
 
 
 mifir_feedback_collect()

@@ -30,6 +30,11 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from regreport import config
+from regreport.operators.audit import (
+    audit_task_failure,
+    audit_task_success,
+    record_trigger_task,
+)
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
@@ -61,7 +66,12 @@ def reconcile_day() -> dict[str, Any]:
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(minutes=5)},
+    default_args={
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(minutes=5),
+        "on_success_callback": audit_task_success,
+        "on_failure_callback": audit_task_failure,
+    },
     tags=["mifir", "report"],
     doc_md=__doc__,
     params={
@@ -75,8 +85,8 @@ def reconcile_day() -> dict[str, Any]:
     },
 )
 def mifir_reconciliation_daily() -> None:
-    """One task: reconcile the day and refresh the MI table."""
-    reconcile_day()
+    """Record the trigger, then reconcile the day and refresh the MI table."""
+    record_trigger_task() >> reconcile_day()
 
 
 mifir_reconciliation_daily()

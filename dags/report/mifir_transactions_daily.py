@@ -64,6 +64,11 @@ from cosmos.constants import LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
+from regreport.operators.audit import (
+    audit_task_failure,
+    audit_task_success,
+    record_trigger_task,
+)
 from regreport.operators.feedback import AwaitRegulatorFeedbackOperator
 from regreport.operators.submit import SubmitToRegulatorOperator
 from regreport.timetables import BusinessDayTimetable, report_period
@@ -125,8 +130,8 @@ def validate_report() -> dict[str, Any]:
     from regreport.hooks.connections import postgres_dsn
     from regreport.pipeline import validate
 
-    start, _, _ = _period()
-    return validate(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start.date())
+    start, _, run_id = _period()
+    return validate(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start.date(), run_id)
 
 
 @task
@@ -180,7 +185,12 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": SETTINGS.task_retries, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(minutes=2),
+        "on_success_callback": audit_task_success,
+        "on_failure_callback": audit_task_failure,
+    },
     tags=["mifir", "report"],
     doc_md=__doc__,
     params={
@@ -217,6 +227,7 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
 def mifir_transactions_daily() -> None:
     """Extract, dbt, rules, dbt, GX, render, archive, register, submit, await feedback."""
     extracted = extract_period()
+    record_trigger_task() >> extracted
     transform = _dbt_group(
         "dbt_transform",
         ["path:seeds", "path:models/staging", "path:models/intermediate", "path:models/marts"],

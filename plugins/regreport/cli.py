@@ -512,12 +512,38 @@ def validate(
         )
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
+    if show_values and report.errors:
+        _audit_personal_data_access(settings, file, "validate --show-values", len(report.errors))
     for err in report.errors:
         click.echo(f"{file}:{err.line}: {err.message if show_values else redact(err.message)}")
     if not report.valid:
         click.secho(f"INVALID: {len(report.errors)} error(s) in {file}", fg="red", err=True)
         sys.exit(1)
     click.secho(f"valid: {file} ({report.records:,} transactions)", fg="green")
+
+
+def _audit_personal_data_access(settings: Settings, file: Path, command: str, shown: int) -> None:
+    """Record who is about to see personal data; refuse to show it if that cannot be recorded."""
+    import getpass
+
+    from regreport import audit
+    from regreport.manifest import sha256_file
+
+    try:
+        audit.record_dsn(
+            settings.warehouse_dsn,
+            action="personal_data.access",
+            actor=f"os:{getpass.getuser()}",
+            object_type="file",
+            object_id=str(file.resolve()),
+            after={"command": command, "messages_shown": shown, "sha256": sha256_file(file)},
+        )
+    except Exception as exc:
+        raise click.ClickException(
+            f"{command} shows values that may be personal data, and every such access is audited; "
+            f"the audit log is not reachable ({type(exc).__name__}), so nothing is shown. Run "
+            "without --show-values, or start the services (`regreport services start`)."
+        ) from exc
 
 
 # -- Airflow UI -----------------------------------------------------------------------------
@@ -546,6 +572,254 @@ def ui_stop() -> None:
     from regreport import local_airflow
 
     local_airflow.stop_ui(_settings(), log=click.echo)
+
+
+# -- audit log ------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log: verify it, anchor a day to the WORM archive, read it."""
+
+
+@audit_group.command("verify")
+@click.option("--no-anchors", is_flag=True, help="Check the chain only, not the archived anchors.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_verify(no_anchors: bool, as_json: bool) -> None:
+    """Check every entry's hash chain and the archived daily anchors; exit 1 on tampering."""
+    import dataclasses
+
+    import psycopg
+
+    from regreport import audit
+    from regreport.archive import s3_client
+
+    settings = _settings()
+    anchors = [] if no_anchors else audit.load_anchors(s3_client(settings), settings.s3_bucket)
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        result = audit.verify(conn, anchors=anchors)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(result), indent=2))
+    elif result.ok:
+        click.secho(
+            f"audit log OK: {result.checked:,} entries, head {result.head_seq}, "
+            f"{result.anchors_checked} anchor(s) checked",
+            fg="green",
+        )
+    else:
+        click.secho(
+            f"audit log TAMPERED: first bad entry {result.first_bad_seq}: {result.problem}",
+            fg="red",
+            err=True,
+        )
+    if not result.ok:
+        sys.exit(1)
+
+
+@audit_group.command("anchor")
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="UTC day (default: yesterday)."
+)
+def audit_anchor(day: datetime | None) -> None:
+    """Archive the day's anchor (chain head + Merkle root) to the Object Lock bucket."""
+    import getpass
+
+    import psycopg
+
+    from regreport import audit
+    from regreport.archive import retention_until, s3_client
+
+    settings = _settings()
+    the_day = day.date() if day else datetime.now(tz=UTC).date() - timedelta(days=1)
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        anchor, uri = audit.anchor_day(
+            conn,
+            s3_client(settings),
+            settings.s3_bucket,
+            the_day,
+            retain_until=retention_until(
+                datetime.now(tz=UTC), settings.retention_days_for("audit")
+            ),
+            actor=f"os:{getpass.getuser()}",
+        )
+    click.echo(
+        f"anchored {the_day}: {anchor.count} entries "
+        f"({anchor.first_seq}..{anchor.last_seq}), head {anchor.chain_head_seq} -> {uri}"
+    )
+
+
+@audit_group.command("log")
+@click.option("--limit", default=20, show_default=True, help="Newest N entries.")
+@click.option("--object-id", default=None, help="Only entries about this object.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_log(limit: int, object_id: str | None, as_json: bool) -> None:
+    """Show recent audit entries, newest first."""
+    import dataclasses
+
+    import psycopg
+
+    from regreport import audit
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        audit.ensure_schema(conn)
+        entries = audit.recent(conn, limit=limit, object_id=object_id)
+    if as_json:
+        rows = [dataclasses.asdict(e) for e in entries]
+        click.echo(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        return
+    if not entries:
+        click.echo("the audit log is empty")
+        return
+    for e in entries:
+        click.echo(
+            f"{e.seq:>6}  {e.recorded_at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<18} {e.action:<22} "
+            f"{e.object_type}:{e.object_id or '-'}  run={e.run_id or '-'}  {e.sha256[:12]}"
+        )
+
+
+# -- WORM archive: verify, legal holds -------------------------------------------------------
+
+
+def _archive_actor() -> str:
+    """Who runs an archive command, for the audit trail: $REGREPORT_ACTOR or the OS login."""
+    import getpass
+    import os
+
+    return os.environ.get("REGREPORT_ACTOR") or f"cli:{getpass.getuser()}"
+
+
+@main.group("archive")
+def archive_group() -> None:
+    """The WORM archive: prove what was archived, and legal holds."""
+
+
+@archive_group.command("verify")
+@click.option("--report-id", "report_ids", type=int, multiple=True, help="Only this file.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def archive_verify_cmd(report_ids: tuple[int, ...], as_json: bool) -> None:
+    """Re-read archived reports: hashes, manifests, lock mode, retention (exit 1 on a problem)."""
+    import psycopg
+
+    from regreport.archive import s3_client
+    from regreport.archive_verify import verify_archive
+
+    settings = _settings()
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        checks = verify_archive(
+            conn, s3_client(settings), settings.s3_bucket, report_ids=report_ids or None
+        )
+    bad = [c for c in checks if not c.ok]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "report_id": c.report_id,
+                        "key": c.key,
+                        "version_id": c.version_id,
+                        "ok": c.ok,
+                        "problems": c.problems,
+                    }
+                    for c in checks
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for c in checks:
+            where = f"s3://{settings.s3_bucket}/{c.key}" if c.key else "(not archived)"
+            if c.ok:
+                click.echo(f"ok    {c.report_id:>5}  {where}")
+                continue
+            click.secho(f"FAIL  {c.report_id:>5}  {where}", fg="red")
+            for problem in c.problems:
+                click.echo(f"             - {problem}")
+        ok = len(checks) - len(bad)
+        summary = f"{len(checks)} file(s) checked: {ok} ok, {len(bad)} with problems"
+        click.secho(summary, fg="red" if bad else "green")
+    if bad:
+        sys.exit(1)
+
+
+@archive_group.command("hold")
+@click.option("--report-id", "report_ids", type=int, multiple=True, required=True)
+@click.option("--reason", required=True, help="The matter or request the hold is for.")
+def archive_hold_cmd(report_ids: tuple[int, ...], reason: str) -> None:
+    """Place a legal hold on reports (each file and its manifest); audited."""
+    import psycopg
+
+    from regreport import holds
+    from regreport.archive import s3_client
+
+    settings = _settings()
+    try:
+        with psycopg.connect(settings.warehouse_dsn) as conn:
+            hold_id = holds.place_hold(
+                conn,
+                s3_client(settings),
+                settings.s3_bucket,
+                report_ids=report_ids,
+                reason=reason,
+                actor=_archive_actor(),
+            )
+    except (holds.HoldError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"legal hold {hold_id} placed on report(s) {', '.join(map(str, report_ids))}")
+
+
+@archive_group.command("release")
+@click.argument("hold_id", type=int)
+@click.option("--reason", required=True, help="Why the hold ends.")
+def archive_release_cmd(hold_id: int, reason: str) -> None:
+    """Release a legal hold; objects another active hold covers stay held. Audited."""
+    import psycopg
+
+    from regreport import holds
+    from regreport.archive import s3_client
+
+    settings = _settings()
+    try:
+        with psycopg.connect(settings.warehouse_dsn) as conn:
+            result = holds.release_hold(
+                conn,
+                s3_client(settings),
+                settings.s3_bucket,
+                hold_id,
+                actor=_archive_actor(),
+                reason=reason,
+            )
+    except (holds.HoldError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"legal hold {hold_id} released: {len(result.lifted)} object(s) lifted, "
+        f"{len(result.kept)} still held by another hold"
+    )
+
+
+@archive_group.command("holds")
+@click.option("--active", "active_only", is_flag=True, help="Only holds not yet released.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def archive_holds_cmd(active_only: bool, as_json: bool) -> None:
+    """List legal holds, newest first."""
+    import psycopg
+
+    from regreport import holds
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        rows = holds.list_holds(conn, active_only=active_only)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no legal holds")
+        return
+    for r in rows:
+        state = f"released {r['released_at']:%Y-%m-%d}" if r["released_at"] else "ACTIVE"
+        reports = ", ".join(map(str, r["report_ids"]))
+        click.echo(
+            f"{r['hold_id']:>4}  {state:<19} placed {r['placed_at']:%Y-%m-%d} by "
+            f"{r['placed_by']}  reports {reports}  ({r['objects']} objects)  {r['reason']}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,26 @@ def _path(name: str, default: Path) -> Path:
     return Path(_env(name, str(default))).expanduser().resolve()
 
 
+#: Retention per record type in years, e.g. "mifir_rts22=6,feedback=6,audit=7". Empty by
+#: default: every type keeps `retention_days` (six years, SEC 17a-4(a); MiFIR Art. 25 asks five),
+#: so REGREPORT_RETENTION_DAYS alone still sets it for everything.
+DEFAULT_RETENTION_YEARS = ""
+
+
+def _years(text: str) -> dict[str, int]:
+    """Parse ``type=years,type=years``; a malformed entry fails loudly (it sets a legal duty)."""
+    years: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip().isdigit() or int(value) <= 0:
+            raise ValueError(
+                f"REGREPORT_RETENTION_YEARS: expected 'type=years' with positive whole years, "
+                f"got {item!r}"
+            )
+        years[name.strip()] = int(value)
+    return years
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment. Build with `Settings.from_env()`."""
@@ -75,6 +95,9 @@ class Settings:
     gateway_password: str = "regreport-local-sftp"  # noqa: S105 - the local simulator only.
     #: The firm's folder at the gateway (`firms/<firm>/inbox|outbox` of the simulator).
     gateway_firm: str = "qsuite"
+    #: Retention in whole years per record type (report type, "feedback", "audit"); a type
+    #: not listed keeps `retention_days`.
+    retention_years: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -124,7 +147,26 @@ class Settings:
             gateway_user=_env("REGREPORT_GATEWAY_USER", "regreport"),
             gateway_password=_env("REGREPORT_GATEWAY_PASSWORD", "regreport-local-sftp"),
             gateway_firm=_env("REGREPORT_GATEWAY_FIRM", "qsuite"),
+            retention_years=_years(_env("REGREPORT_RETENTION_YEARS", DEFAULT_RETENTION_YEARS)),
         )
+
+    def retention_days_for(self, record_type: str) -> int:
+        """Days a record of this type must be kept (WORM retention).
+
+        Years are turned into days with the most leap days any run of that many years can
+        hold (``365 * y + ceil(y / 4)``: six years are 2192 days), so the retention never ends
+        a day before the legal period does.
+
+        Args:
+            record_type: A report type (e.g. "mifir_rts22"), "feedback" or "audit".
+
+        Returns:
+            Retention in days: from `retention_years`, else `retention_days`.
+        """
+        years = self.retention_years.get(record_type)
+        if years is None:
+            return self.retention_days
+        return 365 * years + (years + 3) // 4
 
     def dsn(self, database: str) -> str:
         """A libpq URI for one database of the local cluster."""

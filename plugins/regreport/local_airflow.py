@@ -31,6 +31,9 @@ from regreport.config import (
 from regreport.services._common import pid_alive, read_pid, run_dir, write_pid
 
 ADMIN_USER = "admin"
+#: Airflow UI users of the local stack and their simple-auth-manager roles: a compliance
+#: operator triggers runs, backfills and resubmissions ("op"); an auditor only reads ("viewer").
+UI_USERS = {ADMIN_USER: "admin", "operator": "op", "auditor": "viewer"}
 
 
 def _pg_conn(settings: Settings, database: str) -> str:
@@ -108,7 +111,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             # The default of 32 forks 32 workers (~1.1 GB); 4 suits a 2-core machine.
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{user}:{role}" for user, role in UI_USERS.items()
+            ),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_conn,
             "AIRFLOW__API__PORT": str(settings.airflow_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -288,7 +293,10 @@ def start_ui(settings: Settings, log: Callable[[str], None] = print, timeout: fl
     else:
         stop_ui(settings, log=lambda _line: None)
         raise TimeoutError(f"Airflow API did not answer on {url} within {timeout:.0f} s")
-    log(f"airflow: UI at {url} (user {ADMIN_USER}, password in {admin_password_file(settings)})")
+    log(
+        f"airflow: UI at {url} (users {', '.join(f'{u} ({r})' for u, r in UI_USERS.items())};"
+        f" passwords in {admin_password_file(settings)})"
+    )
 
 
 def admin_password_file(settings: Settings) -> Path:

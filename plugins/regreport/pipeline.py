@@ -7,6 +7,7 @@ pass on as XCom. None of this imports Airflow.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import re
@@ -46,6 +47,46 @@ class ReportInvalidError(RuntimeError):
     """The rendered file does not validate against the ESMA schemas."""
 
 
+#: Who the platform's own steps act as in the audit log. The person behind a run is in the
+#: run's "run.triggered" entry, linked by the same run id.
+SYSTEM_ACTOR = "regreport"
+
+
+def audit_actor() -> str:
+    """The audit actor of this process: `REGREPORT_ACTOR`, else the platform itself."""
+    import os
+
+    return os.environ.get("REGREPORT_ACTOR") or SYSTEM_ACTOR
+
+
+def _audit(
+    target: str | psycopg.Connection[Any],
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    *,
+    run_id: str | None,
+    after: Any = None,
+    before: Any = None,
+) -> None:
+    """Append one audit entry: in `target`'s transaction (a connection) or on its own (a DSN)."""
+    from regreport import audit
+
+    entry = {
+        "action": action,
+        "actor": audit_actor(),
+        "object_type": object_type,
+        "object_id": object_id,
+        "run_id": run_id,
+        "after": after,
+        "before": before,
+    }
+    if isinstance(target, str):
+        audit.record_dsn(target, **entry)
+    else:
+        audit.record(target, **entry)
+
+
 def extract(
     source_dsn: str, warehouse_dsn: str, start: datetime, end: datetime, run_id: str
 ) -> dict[str, Any]:
@@ -56,10 +97,13 @@ def extract(
     out = asdict(result)
     out["period_start"] = start.isoformat()
     out["period_end"] = end.isoformat()
+    _audit(warehouse_dsn, "extract", "period", out["period_start"][:10], run_id=run_id, after=out)
     return out
 
 
-def validate(settings: Settings, warehouse_dsn: str, day: date) -> dict[str, Any]:
+def validate(
+    settings: Settings, warehouse_dsn: str, day: date, run_id: str | None = None
+) -> dict[str, Any]:
     """Run the report's GX checkpoint for `day`; raise `ValidationFailedError` on failure."""
     from regreport import gx
 
@@ -67,6 +111,8 @@ def validate(settings: Settings, warehouse_dsn: str, day: date) -> dict[str, Any
         settings.gx_root_dir, warehouse_dsn, "mifir_transactions_daily__report", day
     )
     log.info(outcome.summary())
+    result = {k: v for k, v in asdict(outcome).items() if k in GX_SUMMARY_KEYS}
+    _audit(warehouse_dsn, "validate", "period", day.isoformat(), run_id=run_id, after=result)
     gx.require_success(outcome)
     return asdict(outcome)
 
@@ -78,11 +124,41 @@ def apply_rules(
     from regreport.gate import run_gate
 
     with psycopg.connect(warehouse_dsn) as conn:
+        _audit_rule_catalogue(conn, run_id)
         result = run_gate(conn, start, end, settings.refdata_dir, run_id)
+        out = json.loads(json.dumps(asdict(result), default=str))
+        _audit(conn, "rules.evaluate", "period", start.date().isoformat(), run_id=run_id, after=out)
         conn.commit()
-    out = asdict(result)
     log.info("rule gate: %s", json.dumps(out, default=str))
-    return json.loads(json.dumps(out, default=str))
+    return out
+
+
+def _audit_rule_catalogue(conn: psycopg.Connection[Any], run_id: str) -> None:
+    """Record a "rule.change" when the rule catalogue differs from the one last recorded."""
+    from importlib.resources import files
+
+    from regreport import audit
+    from regreport.rules import _registry
+
+    text = files("regreport.rules").joinpath(_registry.CATALOGUE_RESOURCE).read_bytes()
+    digest = hashlib.sha256(text).hexdigest()
+    audit.ensure_schema(conn)
+    row = conn.execute(
+        "select after from regreport.audit_log where action = 'rule.change'"
+        " order by seq desc limit 1"
+    ).fetchone()
+    before = row[0] if row else None
+    if before is None or before.get("sha256") != digest:
+        after = {"sha256": digest, "rules": len(json.loads(text)), "catalogue": "registry.json"}
+        _audit(
+            conn,
+            "rule.change",
+            "rule_catalogue",
+            "mifir",
+            run_id=run_id,
+            before=before,
+            after=after,
+        )
 
 
 def scope_sql(source_table: str = SOURCE_TABLE) -> str:
@@ -524,7 +600,9 @@ def archive(
     """Put each file and its manifest under Object Lock; re-archive nothing already there."""
     results = []
     if built["files"]:
-        retain_until = worm.retention_until(now or datetime.now(tz=UTC), settings.retention_days)
+        retain_until = worm.retention_until(
+            now or datetime.now(tz=UTC), settings.retention_days_for(built["report_type"])
+        )
         worm.ensure_bucket(client, settings.s3_bucket)
     for file in built["files"]:
         key = archive_key(built, file)
@@ -574,7 +652,11 @@ def sftp_retry_policy() -> Any:
 
 
 def submit(
-    settings: Settings, conn: psycopg.Connection[Any], target: Any, registered: dict[str, Any]
+    settings: Settings,
+    conn: psycopg.Connection[Any],
+    target: Any,
+    registered: dict[str, Any],
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """Deliver the run's files to the gateway (each exactly once); add it to the summary.
 
@@ -603,6 +685,22 @@ def submit(
                 "reproduce it (identical bytes) before submitting"
             )
     outcomes = transmit.submit_reports(conn, target, files, retry=sftp_retry_policy())
+    for outcome in outcomes:
+        if outcome.uploaded or outcome.already_present:
+            _audit(
+                conn,
+                "report.submit",
+                "report",
+                str(outcome.report_id),
+                run_id=run_id,
+                after={
+                    "gateway": f"{target.host}:{target.port}",
+                    "remote_path": outcome.remote_path,
+                    "uploaded": outcome.uploaded,
+                    "found_on_gateway": outcome.already_present,
+                },
+            )
+    conn.commit()
     result = {
         "period": registered.get("period"),
         "gateway": f"{target.host}:{target.port}",
@@ -625,7 +723,7 @@ def archive_feedback(
         f"feedback/{REPORT_TYPE_MIFIR}/{now:%Y/%m/%d}/{sha256}/{path.name}",
         path,
         sha256_hex=sha256,
-        retain_until=worm.retention_until(now, settings.retention_days),
+        retain_until=worm.retention_until(now, settings.retention_days_for("feedback")),
         metadata={"report-type": REPORT_TYPE_MIFIR, "kind": "feedback"},
     )
 
@@ -683,7 +781,60 @@ def register(
                         ledger_entries=read_ledger_sidecar(Path(file["ledger_path"])),
                     )
                 )
+                _audit_file(conn, dag_run_id, file, stored, rows[-1])
+            conn.commit()
+    _audit(
+        warehouse_dsn,
+        "report.render",
+        "submission",
+        f"{built['report_type']}/{built['period_start'][:10]}/S{built['submission_seq']:03d}",
+        run_id=dag_run_id,
+        after={
+            "files": [f["file_name"] for f in built["files"]],
+            "records": built["record_count"],
+            "changes": built["changes"],
+            "counts": built["counts"],
+            "rerun_of_submission": built["rerun_of_submission"],
+        },
+    )
     return _write_summary(settings, dag_run_id, built, archived, rows)
+
+
+def _audit_file(
+    conn: psycopg.Connection[Any],
+    run_id: str | None,
+    file: dict[str, Any],
+    stored: dict[str, Any],
+    row: registry.RegisteredReport,
+) -> None:
+    """Audit one file: archived (unless it already was) and registered."""
+    if not stored["already_archived"]:
+        _audit(
+            conn,
+            "report.archive",
+            "s3_object",
+            stored["s3_uri"],
+            run_id=run_id,
+            after={
+                "version_id": stored["version_id"],
+                "retain_until": stored["retain_until"],
+                "sha256": file["sha256"],
+                "manifest_uri": stored["manifest_uri"],
+            },
+        )
+    _audit(
+        conn,
+        "report.register",
+        "report",
+        str(row.report_id),
+        run_id=run_id,
+        after={
+            "file_name": file["file_name"],
+            "sha256": file["sha256"],
+            "records": file["record_count"],
+            "new_report": row.created,
+        },
+    )
 
 
 def _write_summary(

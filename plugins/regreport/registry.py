@@ -72,11 +72,12 @@ class RegisteredReport:
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the registry, ledger and submission tables if missing (add columns to old ones)."""
-    from regreport import ledger, submissions
+    from regreport import audit, ledger, submissions
 
     conn.execute(DDL)
     ledger.ensure_schema(conn)
     submissions.ensure_schema(conn)
+    audit.ensure_schema(conn)
 
 
 @dataclass(frozen=True)

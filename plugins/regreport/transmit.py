@@ -249,6 +249,7 @@ def _record_file(
     report_ids: Iterable[int],
     stored: Any = None,
 ) -> None:
+    ids = sorted(set(report_ids))
     conn.execute(
         f"""insert into {SCHEMA}.feedback_files
             (remote_name, sha256, bytes, status, reason_code, detail, advices, report_ids,
@@ -263,10 +264,28 @@ def _record_file(
             reason_code,
             detail,
             advices,
-            sorted(set(report_ids)),
+            ids,
             getattr(stored, "uri", None),
             getattr(stored, "version_id", None),
         ),
+    )
+    from regreport import audit
+    from regreport.pipeline import audit_actor
+
+    audit.record(
+        conn,
+        action="feedback.apply" if reason_code is None else "feedback.refuse",
+        actor=audit_actor(),
+        object_type="feedback_file",
+        object_id=name,
+        after={
+            "sha256": sha256,
+            "bytes": size,
+            "reason_code": reason_code,
+            "advices": advices,
+            "report_ids": ids,
+            "s3_uri": getattr(stored, "uri", None),
+        },
     )
     conn.commit()
 

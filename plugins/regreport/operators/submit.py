@@ -51,7 +51,13 @@ class SubmitToRegulatorOperator(BaseOperator):
         target = RegulatorGatewayHook(self.conn_id).get_conn()
         with psycopg.connect(postgres_dsn(self.warehouse_conn_id)) as conn:
             try:
-                return submit(config.Settings.from_env(), conn, target, self.registered)
+                return submit(
+                    config.Settings.from_env(),
+                    conn,
+                    target,
+                    self.registered,
+                    run_id=context["run_id"],
+                )
             except SubmissionFailedError as exc:
                 refused = (sftp.HostKeyMismatchError, sftp.SftpAuthenticationError)
                 if isinstance(exc.__cause__, refused):

@@ -100,8 +100,35 @@ def test_validate_bad_lei_reports_file_and_line(tmp_path: Path) -> None:
     assert "INVALID" in result.output
     # Values are left out unless asked for: in a real file they may be names or national ids.
     assert "'BAD'" not in result.output
+
+
+@pytest.mark.integration
+def test_show_values_is_audited(
+    tmp_path: Path, cli_env: str, pg_services: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeing values (possibly personal data) leaves an audit entry: who, which file, when."""
+    import getpass
+
+    from regreport import audit
+
+    path, _ = _derived(
+        tmp_path, "bad_lei.xml", f"<ExctgPty>{FIRM_LEI}</ExctgPty>", "<ExctgPty>BAD</ExctgPty>"
+    )
     shown = _invoke("validate", str(path), "--show-values")
     assert "'BAD'" in shown.output
+    with psycopg.connect(pg_services.dsn(cli_env)) as conn:
+        entries = [e for e in audit.iter_entries(conn) if e.action == "personal_data.access"]
+    assert [(e.actor, e.object_id) for e in entries] == [
+        (f"os:{getpass.getuser()}", str(path.resolve()))
+    ]
+
+    # No audit log, no values: the command refuses rather than show them unrecorded.
+    monkeypatch.setenv("REGREPORT_WAREHOUSE_DSN", "postgresql://nobody@127.0.0.1:1/none")
+    refused = _invoke("validate", str(path), "--show-values")
+    _no_traceback(refused)
+    assert refused.exit_code == 1
+    assert "'BAD'" not in refused.output
+    assert "audited" in refused.output
 
 
 @pytest.mark.unit
