@@ -262,6 +262,7 @@ def start_ui(settings: Settings, log: Callable[[str], None] = print, timeout: fl
         return
     stop_ui(settings, log=lambda _line: None)
     prepare(settings, log)
+    ensure_ui_passwords(settings)
     env = airflow_env(settings) | _secrets(settings)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -300,8 +301,28 @@ def start_ui(settings: Settings, log: Callable[[str], None] = print, timeout: fl
 
 
 def admin_password_file(settings: Settings) -> Path:
-    """File where the simple auth manager writes the generated admin password."""
+    """File holding the UI users' passwords (the simple auth manager reads it)."""
     return settings.airflow_home / "simple_auth_manager_passwords.json.generated"
+
+
+def ensure_ui_passwords(settings: Settings) -> Path:
+    """Give every UI user a random password in `admin_password_file` (mode 0600), once.
+
+    Left to itself, the simple auth manager generates the missing ones and prints them in the
+    api-server's log; writing them first means no password ever reaches a log.
+    """
+    path = admin_password_file(settings)
+    current: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = {u: secrets.token_urlsafe(16) for u in UI_USERS if u not in current}
+    if missing or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(current | missing, fh)
+        tmp.replace(path)
+    path.chmod(0o600)
+    return path
 
 
 def stop_ui(settings: Settings, log: Callable[[str], None] = print, grace: float = 20) -> None:

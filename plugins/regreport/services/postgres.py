@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from regreport import roles
 from regreport.services._common import (
     ServiceError,
     ServiceStatus,
@@ -311,6 +312,10 @@ def status(settings: Settings) -> ServiceStatus:
 def ensure_databases(settings: Settings, names: Sequence[str] | None = None) -> list[str]:
     """Create the project's databases if they are missing.
 
+    Once the warehouse and the source both exist, the least-privilege roles and their grants
+    are ensured too (`regreport.roles.ensure_roles`, idempotent; login users only for the
+    passwords set in ``REGREPORT_DB_PASSWORD_*``).
+
     Args:
         settings: Deployment settings; by default creates `source_db`, `warehouse_db` and
             `airflow_db`.
@@ -327,4 +332,11 @@ def ensure_databases(settings: Settings, names: Sequence[str] | None = None) -> 
             if name not in existing:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 created.append(name)
+    if {settings.warehouse_db, settings.source_db} <= existing | set(created):
+        roles.ensure_roles(
+            settings.dsn("postgres"),
+            settings.warehouse_db,
+            settings.source_db,
+            roles.passwords_from_env(),
+        )
     return created
