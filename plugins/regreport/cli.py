@@ -9,6 +9,8 @@ regreport reports list [--json]        the report registry
 regreport reports history TX_ID        every version of one transaction as sent
 regreport exceptions [--json]          records the regulator rejected, with rule and reason
 regreport reconcile --date D           RTS 22 Art. 15 reconciliation and submission MI
+regreport audit verify|anchor|log      the hash-chained audit log, its WORM anchors
+regreport archive verify|hold|release  re-check the WORM archive; legal holds
 regreport validate FILE                check any auth.016 file against the ESMA XSDs
 regreport ui start|stop                the Airflow UI, login required
 """

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from regreport import archive, ledger, local_airflow, registry, submissions
+from regreport import archive, audit, ledger, local_airflow, registry, submissions
 from regreport.config import Settings
 from regreport.generator import correct_executions, generate
 from regreport.pipeline import archive_key, reconcile_with_regulator, summary_path
@@ -239,6 +239,36 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
     assert [p.name for p in inbox.iterdir() if p.name.endswith(f"{day:%Y%m%d}_S001_P01.xml")] == [
         report.name
     ]
+
+    # Every step of both runs is in the audit log, whose chain verifies.
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        runs = {
+            e.run_id
+            for e in audit.iter_entries(conn)
+            if e.action == "run.triggered"
+            and e.after["params"].get("report_date") is None
+            and e.object_id.startswith(f"{DAG_ID}/")
+            and e.after["logical_date"][:10] == str(day)
+        }
+        assert len(runs) == 2
+        actions: dict[str, set[str]] = {}
+        for e in audit.iter_entries(conn):
+            if e.run_id in runs:
+                actions.setdefault(e.run_id, set()).add(e.action)
+        assert audit.verify(conn).ok
+    expected = {
+        "run.triggered",
+        "extract",
+        "rules.evaluate",
+        "validate",
+        "report.render",
+        "report.register",
+        "task.success",
+    }
+    assert all(expected <= a for a in actions.values()), actions
+    # The file was archived and submitted once, by the first run; its feedback applied once.
+    assert sum("report.archive" in a for a in actions.values()) == 1
+    assert sum("report.submit" in a for a in actions.values()) == 1
 
     # Art. 15 reconciliation: every reported record matched; quarantined fills are missing.
     recon = reconcile_with_regulator(settings.warehouse_dsn, settings.source_dsn, day)
