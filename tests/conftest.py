@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -105,3 +106,32 @@ def scratch_db(pg_services: Settings) -> Iterator[Callable[[str], str]]:
     yield make
     for name in made:
         admin(f"drop database if exists {name}")
+
+
+@pytest.fixture
+def fresh_day() -> Callable[[Settings, date], date]:
+    """Find the first business day from a start date that the state never reported.
+
+    Archived objects are locked and cannot be removed, so end-to-end tests never reuse a day:
+    the day must have no registry row and no archived object.
+    """
+    from regreport import archive, registry
+    from regreport.timetables import next_business_day
+
+    def find(settings: Settings, start: date) -> date:
+        client = archive.s3_client(settings)
+        with psycopg.connect(settings.warehouse_dsn) as conn:
+            registry.ensure_schema(conn)
+            conn.commit()
+            taken = {r["period_start"] for r in registry.list_reports(conn)}
+        archive.ensure_bucket(client, settings.s3_bucket)
+        day = next_business_day(start)
+        while True:
+            listed = client.list_object_versions(
+                Bucket=settings.s3_bucket, Prefix=f"mifir_rts22/{day:%Y/%m/%d}/"
+            )
+            if day not in taken and not listed.get("Versions"):
+                return day
+            day = next_business_day(day + timedelta(days=1))
+
+    return find

@@ -15,20 +15,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
-import psycopg
 import pytest
 
-from regreport import archive, local_airflow, registry, roles
+from regreport import local_airflow, roles
 from regreport.config import Settings
 from regreport.generator import generate
 from regreport.services import gateway
 from regreport.services.postgres import data_dir
-from regreport.timetables import next_business_day
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -143,28 +141,10 @@ def secret_settings(services: Settings, gateway_service: Settings) -> Iterator[S
     mp.undo()
 
 
-def _fresh_day(settings: Settings, start: date) -> date:
-    """A business day never reported in this state (archived objects cannot be removed)."""
-    client = archive.s3_client(settings)
-    with psycopg.connect(settings.warehouse_dsn) as conn:
-        registry.ensure_schema(conn)
-        conn.commit()
-        taken = {r["period_start"] for r in registry.list_reports(conn)}
-    archive.ensure_bucket(client, settings.s3_bucket)
-    day = next_business_day(start)
-    while True:
-        listed = client.list_object_versions(
-            Bucket=settings.s3_bucket, Prefix=f"mifir_rts22/{day:%Y/%m/%d}/"
-        )
-        if day not in taken and not listed.get("Versions"):
-            return day
-        day = next_business_day(day + timedelta(days=1))
-
-
 @pytest.mark.e2e
-def test_no_secret_in_the_logs_of_a_full_run(secret_settings: Settings) -> None:
+def test_no_secret_in_the_logs_of_a_full_run(secret_settings: Settings, fresh_day) -> None:
     settings = secret_settings
-    day = _fresh_day(settings, date(2026, 9, 1))
+    day = fresh_day(settings, date(2026, 9, 1))
     generate(settings.source_dsn, day, orders=ORDERS, seed=23)
     gateway.publish_source_instruments(settings)
     proc = local_airflow.run_airflow(

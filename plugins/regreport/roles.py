@@ -63,7 +63,7 @@ def passwords_from_env(environ: Mapping[str, str] | None = None) -> dict[str, st
 
 
 def _script(section: str) -> str:
-    """One section (``warehouse`` or ``source``) of the packaged ``sql/roles.sql``."""
+    """One section (``warehouse``, ``source``, ``every-database``) of ``sql/roles.sql``."""
     text = resources.files("regreport").joinpath("sql/roles.sql").read_text("utf-8")
     parts: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -175,7 +175,8 @@ def ensure_roles(
     _cluster(admin_dsn, {"warehouse": warehouse_db, "source": source_db}, given)
     for section, database in (("warehouse", warehouse_db), ("source", source_db)):
         with psycopg.connect(_with_database(admin_dsn, database)) as conn:
-            conn.execute(_script(section))  # type: ignore[arg-type] - packaged, trusted script
+            script = _script(section) + "\n" + _script("every-database")
+            conn.execute(script)  # type: ignore[arg-type] - packaged, trusted script
     users = [login_user(role) for role in ROLES if role in given]
     log.info("database roles ensured: %s; login users: %s", ", ".join(ROLES), users or "none")
     return users

@@ -20,7 +20,6 @@ from regreport.config import Settings
 from regreport.generator import correct_executions, generate
 from regreport.pipeline import archive_key, reconcile_with_regulator, summary_path
 from regreport.services import gateway
-from regreport.timetables import next_business_day
 from regreport.xml.schema import validate_file
 
 pytestmark = pytest.mark.e2e
@@ -30,22 +29,6 @@ ORDERS = 400
 FIXED_ISIN = "US0378331005"
 #: Records per file when the corrections test splits a submission.
 PART_RECORDS = 100
-
-
-def _fresh_day(settings: Settings, client, start: date) -> date:
-    """First business day from `start` with nothing registered or archived."""
-    with psycopg.connect(settings.warehouse_dsn) as conn:
-        registry.ensure_schema(conn)
-        conn.commit()
-        taken = {r["period_start"] for r in registry.list_reports(conn)}
-    archive.ensure_bucket(client, settings.s3_bucket)
-    day = next_business_day(start)
-    while True:
-        prefix = f"mifir_rts22/{day:%Y/%m/%d}/"
-        listed = client.list_object_versions(Bucket=settings.s3_bucket, Prefix=prefix)
-        if day not in taken and not listed.get("Versions"):
-            return day
-        day = next_business_day(day + timedelta(days=1))
 
 
 def _run(settings: Settings, day: date, **params: object) -> int:
@@ -148,9 +131,9 @@ def _tx_actions(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
+def test_report_a_day_then_rerun_it(prepared: Settings, s3, fresh_day) -> None:
     settings = prepared
-    day = _fresh_day(settings, s3, date(2026, 6, 1))
+    day = fresh_day(settings, date(2026, 6, 1))
     stats = generate(settings.source_dsn, day, orders=ORDERS, seed=11)
     source, no_isin, excluded = _expected_counts(settings, day)
     assert source == stats.executions
@@ -280,14 +263,14 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3) -> None:
 
 
 def test_corrections_and_back_reporting(
-    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch
+    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch, fresh_day
 ) -> None:
     """Amended and busted fills are cancelled and re-reported the next day (in a submission
     split into several files); a source fix is back-reported for its own day as a second
     submission; every version stays linked."""
     settings = prepared
-    day1 = _fresh_day(settings, s3, date(2026, 7, 1))
-    day2 = _fresh_day(settings, s3, day1 + timedelta(days=1))
+    day1 = fresh_day(settings, date(2026, 7, 1))
+    day2 = fresh_day(settings, day1 + timedelta(days=1))
     generate(settings.source_dsn, day1, orders=ORDERS, seed=21)
     assert _run(settings, day1) == 0
     first = _summary(settings, day1)
@@ -384,12 +367,12 @@ def test_corrections_and_back_reporting(
 
 
 def test_failing_expectation_stops_the_upload(
-    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch
+    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch, fresh_day
 ) -> None:
     """A malformed venue transaction id passes the models and the rule gate but fails GX
     (RTS22-F03-FORMAT): the run stops and nothing leaves."""
     settings = prepared
-    day = _fresh_day(settings, s3, date(2026, 8, 3))
+    day = fresh_day(settings, date(2026, 8, 3))
     generate(settings.source_dsn, day, orders=ORDERS, seed=12)
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with psycopg.connect(settings.source_dsn) as conn:
@@ -436,12 +419,12 @@ def test_failing_expectation_stops_the_upload(
         assert not [r for r in registry.list_reports(conn) if r["period_start"] == day]
 
 
-def test_rejected_record_is_fixed_and_resubmitted(prepared: Settings, s3) -> None:
+def test_rejected_record_is_fixed_and_resubmitted(prepared: Settings, s3, fresh_day) -> None:
     """The regulator rejects one record; it is listed as an exception; resubmitting without a
     fix sends nothing; after the source fix the resubmission run sends exactly that record,
     linked to the rejected version, and the regulator accepts it."""
     settings = prepared
-    day = _fresh_day(settings, s3, date(2026, 8, 3))
+    day = fresh_day(settings, date(2026, 8, 3))
     generate(settings.source_dsn, day, orders=ORDERS, seed=31)
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with psycopg.connect(settings.source_dsn) as conn:

@@ -123,23 +123,6 @@ begin
 end
 $$;
 
--- regreport_auditor: select on every schema (present and future), nothing else.
-do $$
-declare
-    nsp record;
-begin
-    for nsp in
-        select nspname from pg_namespace
-        where nspname not like 'pg\_%' and nspname <> 'information_schema'
-    loop
-        execute format('grant usage on schema %I to regreport_auditor', nsp.nspname);
-        execute format('grant select on all tables in schema %I to regreport_auditor',
-                       nsp.nspname);
-        execute format('alter default privileges in schema %I '
-                       'grant select on tables to regreport_auditor', nsp.nspname);
-    end loop;
-end
-$$;
 alter default privileges for role regreport_extract in schema raw
     grant select on tables to regreport_auditor;
 alter default privileges for role regreport_transform
@@ -160,6 +143,9 @@ begin
 end
 $$;
 
+-- @every-database
+-- regreport_auditor: select on every schema (present and future), nothing else. Runs after the
+-- database's own section.
 do $$
 declare
     nsp record;
