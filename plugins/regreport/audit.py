@@ -403,6 +403,22 @@ def record(
     return entry
 
 
+#: The actor of the platform's own steps. The person behind a run is in the run's
+#: "run.triggered" entry, linked by the same run id.
+SYSTEM_ACTOR = "regreport"
+
+
+def actor(default: str = SYSTEM_ACTOR) -> str:
+    """Who to record as acting: `REGREPORT_ACTOR` when set, else `default`.
+
+    The variable names an operator or a service account; the default is ``os:<login>`` for a
+    command line, or the platform itself.
+    """
+    import os
+
+    return os.environ.get("REGREPORT_ACTOR") or default
+
+
 def record_dsn(dsn: str, **kwargs: Any) -> AuditEntry:
     """`record` on a short connection of its own, committed before returning."""
     import psycopg

@@ -31,6 +31,15 @@ from regreport.config import Settings
 DAG_ID = "mifir_transactions_daily"
 
 
+def _cli_actor() -> str:
+    """Who runs a command, for the audit log: `REGREPORT_ACTOR`, else ``os:<login>``."""
+    import getpass
+
+    from regreport import audit
+
+    return audit.actor(f"os:{getpass.getuser()}")
+
+
 def _settings() -> Settings:
     return Settings.from_env()
 
@@ -526,8 +535,6 @@ def validate(
 
 def _audit_personal_data_access(settings: Settings, file: Path, command: str, shown: int) -> None:
     """Record who is about to see personal data; refuse to show it if that cannot be recorded."""
-    import getpass
-
     from regreport import audit
     from regreport.manifest import sha256_file
 
@@ -535,7 +542,7 @@ def _audit_personal_data_access(settings: Settings, file: Path, command: str, sh
         audit.record_dsn(
             settings.warehouse_dsn,
             action="personal_data.access",
-            actor=f"os:{getpass.getuser()}",
+            actor=_cli_actor(),
             object_type="file",
             object_id=str(file.resolve()),
             after={"command": command, "messages_shown": shown, "sha256": sha256_file(file)},
@@ -624,8 +631,6 @@ def audit_verify(no_anchors: bool, as_json: bool) -> None:
 )
 def audit_anchor(day: datetime | None) -> None:
     """Archive the day's anchor (chain head + Merkle root) to the Object Lock bucket."""
-    import getpass
-
     import psycopg
 
     from regreport import audit
@@ -642,7 +647,7 @@ def audit_anchor(day: datetime | None) -> None:
             retain_until=retention_until(
                 datetime.now(tz=UTC), settings.retention_days_for("audit")
             ),
-            actor=f"os:{getpass.getuser()}",
+            actor=_cli_actor(),
         )
     click.echo(
         f"anchored {the_day}: {anchor.count} entries "
@@ -680,14 +685,6 @@ def audit_log(limit: int, object_id: str | None, as_json: bool) -> None:
 
 
 # -- WORM archive: verify, legal holds -------------------------------------------------------
-
-
-def _archive_actor() -> str:
-    """Who runs an archive command, for the audit trail: $REGREPORT_ACTOR or the OS login."""
-    import getpass
-    import os
-
-    return os.environ.get("REGREPORT_ACTOR") or f"cli:{getpass.getuser()}"
 
 
 @main.group("archive")
@@ -762,7 +759,7 @@ def archive_hold_cmd(report_ids: tuple[int, ...], reason: str) -> None:
                 settings.s3_bucket,
                 report_ids=report_ids,
                 reason=reason,
-                actor=_archive_actor(),
+                actor=_cli_actor(),
             )
     except (holds.HoldError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -787,7 +784,7 @@ def archive_release_cmd(hold_id: int, reason: str) -> None:
                 s3_client(settings),
                 settings.s3_bucket,
                 hold_id,
-                actor=_archive_actor(),
+                actor=_cli_actor(),
                 reason=reason,
             )
     except (holds.HoldError, ValueError) as exc:

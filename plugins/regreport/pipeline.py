@@ -47,18 +47,6 @@ class ReportInvalidError(RuntimeError):
     """The rendered file does not validate against the ESMA schemas."""
 
 
-#: Who the platform's own steps act as in the audit log. The person behind a run is in the
-#: run's "run.triggered" entry, linked by the same run id.
-SYSTEM_ACTOR = "regreport"
-
-
-def audit_actor() -> str:
-    """The audit actor of this process: `REGREPORT_ACTOR`, else the platform itself."""
-    import os
-
-    return os.environ.get("REGREPORT_ACTOR") or SYSTEM_ACTOR
-
-
 def _audit(
     target: str | psycopg.Connection[Any],
     action: str,
@@ -74,7 +62,7 @@ def _audit(
 
     entry = {
         "action": action,
-        "actor": audit_actor(),
+        "actor": audit.actor(),
         "object_type": object_type,
         "object_id": object_id,
         "run_id": run_id,

@@ -270,12 +270,11 @@ def _record_file(
         ),
     )
     from regreport import audit
-    from regreport.pipeline import audit_actor
 
     audit.record(
         conn,
         action="feedback.apply" if reason_code is None else "feedback.refuse",
-        actor=audit_actor(),
+        actor=audit.actor(),
         object_type="feedback_file",
         object_id=name,
         after={
