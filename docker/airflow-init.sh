@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-shot set-up for the compose stack (the `airflow-init` service, run as root):
-#   1. migrate the Airflow metadata database;
+#   1. migrate the Airflow metadata database; create the warehouse tables and stage logins;
 #   2. make logs/ and the config volume writable by AIRFLOW_UID;
 #   3. write the simple auth manager's password file from AIRFLOW_SIMPLE_AUTH_MANAGER_PASSWORDS
 #      ("user:password,user2:password2"), so logins use the passwords from .env. Users listed in
@@ -13,6 +13,10 @@ set -euo pipefail
 : "${AIRFLOW_SIMPLE_AUTH_MANAGER_PASSWORDS:?AIRFLOW_SIMPLE_AUTH_MANAGER_PASSWORDS must be set}"
 
 /entrypoint airflow db migrate
+
+# The warehouse's platform tables, then the least-privilege roles and one login per pipeline
+# stage (REGREPORT_DB_PASSWORD_*), as the warehouse admin (REGREPORT_WAREHOUSE_DSN).
+regreport db setup
 
 mkdir -p /opt/airflow/logs "$(dirname "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE}")"
 

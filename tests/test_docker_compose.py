@@ -248,19 +248,28 @@ def test_healthchecks_and_start_order(services: dict[str, Any]) -> None:
             assert deps[backing]["condition"] == "service_healthy", (name, backing)
     init_deps = services["airflow-init"]["depends_on"]
     assert init_deps["postgres"]["condition"] == "service_healthy"
+    assert init_deps["warehouse"]["condition"] == "service_healthy"  # `regreport db setup`
 
 
 def test_connections_point_at_services(services: dict[str, Any]) -> None:
     env = _env(services["airflow-scheduler"])
-    for conn_var, database in (
-        ("AIRFLOW_CONN_WAREHOUSE_POSTGRES", "warehouse"),
-        ("AIRFLOW_CONN_QSUITE_POSTGRES", "qsuite"),
+    # One login per pipeline stage; none of them is the warehouse admin.
+    for conn_var, database, stage in (
+        ("AIRFLOW_CONN_WAREHOUSE_POSTGRES", "warehouse", "report"),
+        ("AIRFLOW_CONN_WAREHOUSE_TRANSFORM", "warehouse", "transform"),
+        ("AIRFLOW_CONN_WAREHOUSE_EXTRACT", "warehouse", "extract"),
+        ("AIRFLOW_CONN_QSUITE_POSTGRES", "qsuite", "extract"),
     ):
         conn = json.loads(env[conn_var])
         assert conn["conn_type"] == "postgres"
         assert conn["host"] == "warehouse"
         assert conn["schema"] == database
-        assert conn["password"] == _marker("WAREHOUSE_PASSWORD")
+        assert conn["login"] == f"regreport_{stage}_user"
+        assert conn["password"] == _marker(f"REGREPORT_DB_PASSWORD_{stage.upper()}")
+    init_env = _env(services["airflow-init"])
+    for stage in ("extract", "transform", "report", "auditor"):
+        name = f"REGREPORT_DB_PASSWORD_{stage.upper()}"
+        assert init_env[name] == _marker(name)  # `regreport db setup` sets them
     s3 = json.loads(env["AIRFLOW_CONN_REPORTS_S3"])
     assert s3["conn_type"] == "aws"
     assert s3["login"] == _marker("S3_ACCESS_KEY")

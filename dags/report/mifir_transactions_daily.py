@@ -107,7 +107,7 @@ def extract_period() -> dict[str, Any]:
     start, end, run_id = _period()
     return extract(
         postgres_dsn(config.SOURCE_CONN_ID),
-        postgres_dsn(config.WAREHOUSE_CONN_ID),
+        postgres_dsn(config.EXTRACT_CONN_ID),
         start,
         end,
         run_id,
@@ -121,7 +121,7 @@ def apply_rules() -> dict[str, Any]:
     from regreport.pipeline import apply_rules as run_rules
 
     start, end, run_id = _period()
-    return run_rules(SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), start, end, run_id)
+    return run_rules(SETTINGS, postgres_dsn(config.TRANSFORM_CONN_ID), start, end, run_id)
 
 
 @task
@@ -266,7 +266,7 @@ def _dbt_group(group_id: str, select: list[str]) -> DbtTaskGroup:
             profile_name="regreport",
             target_name="airflow",
             profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=config.WAREHOUSE_CONN_ID, profile_args={"schema": "analytics"}
+                conn_id=config.TRANSFORM_CONN_ID, profile_args={"schema": "analytics"}
             ),
         ),
         execution_config=ExecutionConfig(),

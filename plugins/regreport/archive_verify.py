@@ -1,10 +1,16 @@
-"""Prove the archive: re-read every archived report and check it against registry and manifest.
+"""Prove the archive: re-read every archived object and check it against what we recorded.
 
-For each row of ``regreport.report_registry`` this re-reads the archived object version the
-registry points at, recomputes its SHA-256 (streamed, so memory stays flat for any size),
-reads the manifest archived beside it, and checks the Object Lock state the server reports:
-COMPLIANCE mode, a retain-until date no earlier than the registry's (and not yet passed), and
-the legal hold flag wherever an active hold (`regreport.holds`) says there must be one.
+- **Reports** (`verify_archive`): for each row of ``regreport.report_registry`` this re-reads
+  the archived object version the registry points at, recomputes its SHA-256 (streamed, so
+  memory stays flat for any size), reads the manifest archived beside it, and checks the
+  Object Lock state the server reports: COMPLIANCE mode, a retain-until date no earlier than
+  the registry's (and not yet passed), and the legal hold flag wherever an active hold
+  (`regreport.holds`) says there must be one.
+- **Regulator feedback** (`verify_feedback`): each file in ``regreport.feedback_files`` that
+  was downloaded is archived, its bytes hash to the recorded SHA-256, and it is locked
+  COMPLIANCE for the feedback retention from the day it was archived.
+- **Audit anchors** (`verify_anchors`): every anchor object is locked COMPLIANCE for the audit
+  retention and was never overwritten (their content is checked by ``regreport audit verify``).
 
 Every difference is named in plain words, so the output can be handed to an auditor as is.
 Nothing is written: an auditor's read-only database role and read-only S3 credentials suffice.
@@ -16,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import dict_row
@@ -43,23 +49,26 @@ _MANIFEST_FIELDS = ("sha256", "record_count", "file_name")
 
 @dataclass
 class ArchiveCheck:
-    """The verdict on one registered report.
+    """The verdict on one archived object (a report, a feedback file or an audit anchor).
 
     Attributes:
-        report_id: Registry id.
-        key: Object key of the report (None if the registry has no S3 URI).
+        report_id: Registry id of a report, ``feedback_id`` of a feedback file; None for an
+            anchor.
+        key: Object key (None if nothing says where it was archived).
         ok: True if nothing is missing or different.
         problems: One precise sentence per finding; empty when ok.
         file_name: The registered file name.
         version_id: The registered S3 version id.
+        kind: "report", "feedback" or "anchor".
     """
 
-    report_id: int
+    report_id: int | None
     key: str | None
     ok: bool = True
     problems: list[str] = field(default_factory=list)
     file_name: str | None = None
     version_id: str | None = None
+    kind: str = "report"
 
     def add(self, problem: str) -> None:
         """Record a finding (and mark the check failed)."""
@@ -309,3 +318,170 @@ def _registry_rows(
     held = holds.active_holds(conn)
     conn.rollback()  # Do not hold a read transaction open while reading S3.
     return rows, held
+
+
+#: Slack between the retention computed before an upload and the server's LastModified.
+_RETENTION_SLACK = timedelta(hours=1)
+
+
+def _check_retention_floor(
+    check: ArchiveCheck, what: str, head: dict[str, Any], retention_days: int
+) -> None:
+    """Retention must run at least `retention_days` from the day the object was written."""
+    until, written = head.get("ObjectLockRetainUntilDate"), head.get("LastModified")
+    if until is None or written is None:
+        return
+    floor = _utc(written) + timedelta(days=retention_days) - _RETENTION_SLACK
+    if _utc(until) < floor:
+        check.add(
+            f"{what}: retained until {_iso(until)}, less than the {retention_days} days "
+            f"required from its archiving on {_iso(written)}"
+        )
+
+
+def _check_stored_object(
+    client: S3Client,
+    bucket: str,
+    check: ArchiveCheck,
+    key: str,
+    version_id: str,
+    *,
+    sha256: str | None,
+    size: int | None,
+    retention_days: int,
+    now: datetime,
+) -> None:
+    """Hash, size, lock, retention floor and extra versions of one stored object version."""
+    check.key, check.version_id = key, version_id
+    head = _head(client, bucket, key, version_id, check, check.kind)
+    if head is None:
+        return
+    if sha256 is not None or size is not None:
+        actual_sha, actual_size = _stream_sha256(client, bucket, key, version_id)
+        if sha256 is not None and actual_sha != sha256.strip():
+            check.add(f"sha256 differs: recorded {sha256.strip()}, object {actual_sha}")
+        if size is not None and actual_size != size:
+            check.add(f"size differs: recorded {size} bytes, object {actual_size} bytes")
+    _check_lock(check, check.kind, head, None, now, None)
+    _check_retention_floor(check, check.kind, head, retention_days)
+    _check_other_versions(client, bucket, key, version_id, check, check.kind)
+
+
+def verify_feedback(
+    conn: psycopg.Connection[Any],
+    client: S3Client,
+    bucket: str,
+    *,
+    retention_days: int,
+    now: datetime | None = None,
+) -> list[ArchiveCheck]:
+    """Check every regulator feedback file recorded in ``regreport.feedback_files``.
+
+    A file refused before it was read (too large) has no content to keep and is skipped;
+    every other one must be archived, intact and locked.
+
+    Args:
+        conn: Warehouse connection (only read).
+        client: A boto3 S3 client (only reads).
+        bucket: The archive bucket.
+        retention_days: The feedback retention (`Settings.retention_days_for("feedback")`).
+        now: The instant retention is judged against (default: now); timezone-aware.
+
+    Returns:
+        One `ArchiveCheck` (kind "feedback", `report_id` = feedback id) per file, in id order.
+    """
+    now = _utc(now or datetime.now(tz=UTC))
+    exists = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.feedback_files",)).fetchone()
+    if not exists or exists[0] is None:
+        conn.rollback()
+        return []
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""select feedback_id, remote_name, sha256, bytes, s3_uri, s3_version_id
+                from {SCHEMA}.feedback_files where sha256 is not null order by feedback_id"""
+        )
+        rows = list(cur.fetchall())
+    conn.rollback()
+    checks = []
+    for row in rows:
+        check = ArchiveCheck(row["feedback_id"], None, file_name=row["remote_name"])
+        check.kind = "feedback"
+        checks.append(check)
+        if not row["s3_uri"] or not row["s3_version_id"]:
+            check.add("not archived: downloaded and recorded, but no S3 URI or version id")
+            continue
+        try:
+            uri_bucket, key = holds.split_s3_uri(row["s3_uri"])
+        except ValueError:
+            check.add(f"recorded s3_uri is malformed: {row['s3_uri']!r}")
+            continue
+        if uri_bucket != bucket:
+            check.add(f"recorded s3_uri names bucket {uri_bucket}, expected {bucket}")
+            continue
+        _check_stored_object(
+            client,
+            bucket,
+            check,
+            key,
+            row["s3_version_id"],
+            sha256=str(row["sha256"]),
+            size=row["bytes"],
+            retention_days=retention_days,
+            now=now,
+        )
+    return checks
+
+
+def verify_anchors(
+    client: S3Client,
+    bucket: str,
+    *,
+    retention_days: int,
+    now: datetime | None = None,
+    prefix: str | None = None,
+) -> list[ArchiveCheck]:
+    """Check the lock of every archived audit anchor (one object per day, never rewritten).
+
+    Args:
+        client: A boto3 S3 client (only reads).
+        bucket: The archive bucket.
+        retention_days: The audit retention (`Settings.retention_days_for("audit")`).
+        now: The instant retention is judged against (default: now); timezone-aware.
+        prefix: Where anchors live (default `regreport.audit.ANCHOR_PREFIX`).
+
+    Returns:
+        One `ArchiveCheck` (kind "anchor") per anchor key, in key order.
+    """
+    from regreport.audit import ANCHOR_PREFIX
+
+    now = _utc(now or datetime.now(tz=UTC))
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    paginator = client.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix or ANCHOR_PREFIX):
+        for version in page.get("Versions", []):
+            by_key.setdefault(version["Key"], []).append(version)
+        for marker in page.get("DeleteMarkers", []):
+            by_key.setdefault(marker["Key"], [])
+    checks = []
+    for key in sorted(by_key):
+        # S3 lists a key's versions newest first; reversed, a stable sort keeps that order
+        # for versions written within the same second.
+        versions = sorted(reversed(by_key[key]), key=lambda v: v["LastModified"])
+        check = ArchiveCheck(None, key, file_name=key.rsplit("/", 1)[-1], kind="anchor")
+        checks.append(check)
+        if not versions:
+            check.add("anchor hidden by a delete marker and no version left")
+            continue
+        # The first version written is the anchor; any later one is an overwrite attempt.
+        _check_stored_object(
+            client,
+            bucket,
+            check,
+            key,
+            versions[0]["VersionId"],
+            sha256=None,
+            size=None,
+            retention_days=retention_days,
+            now=now,
+        )
+    return checks

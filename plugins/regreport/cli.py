@@ -116,6 +116,38 @@ def services_status(as_json: bool) -> None:
         sys.exit(3)
 
 
+@main.group("db")
+def db_group() -> None:
+    """The warehouse's platform tables and least-privilege roles (run as the database admin)."""
+
+
+@db_group.command("setup")
+def db_setup() -> None:
+    """Create or upgrade the platform tables, then the roles, grants and stage logins.
+
+    The pipeline's own logins may not create or alter tables, so run this as the admin after
+    installing a new release (`regreport services start` does it for the local stack). Uses
+    REGREPORT_WAREHOUSE_DSN / REGREPORT_SOURCE_DSN (admin) and REGREPORT_DB_PASSWORD_*.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    from regreport import ddl, roles
+
+    settings = _settings()
+    applied = ddl.setup(settings.warehouse_dsn)
+    click.echo(
+        f"platform tables: {', '.join(applied)} created or upgraded"
+        if applied
+        else "platform tables: up to date"
+    )
+    source_db = conninfo_to_dict(settings.source_dsn).get("dbname") or settings.source_db
+    warehouse_db = conninfo_to_dict(settings.warehouse_dsn).get("dbname") or settings.warehouse_db
+    users = roles.ensure_roles(
+        settings.warehouse_dsn, str(warehouse_db), str(source_db), settings.db_passwords
+    )
+    click.echo(f"roles: {', '.join(roles.ROLES)}; login users: {', '.join(users) or 'none'}")
+
+
 # -- data -----------------------------------------------------------------------------------
 
 
@@ -692,20 +724,53 @@ def archive_group() -> None:
     """The WORM archive: prove what was archived, and legal holds."""
 
 
+#: `archive verify --only` choices: (option, ArchiveCheck.kind, what the summary calls them).
+_ARCHIVED_KINDS = (
+    ("reports", "report", "report file(s)"),
+    ("feedback", "feedback", "feedback file(s)"),
+    ("anchors", "anchor", "audit anchor(s)"),
+)
+
+
 @archive_group.command("verify")
-@click.option("--report-id", "report_ids", type=int, multiple=True, help="Only this file.")
+@click.option("--report-id", "report_ids", type=int, multiple=True, help="Only this report.")
+@click.option(
+    "--only",
+    "kinds",
+    type=click.Choice(["reports", "feedback", "anchors"]),
+    multiple=True,
+    help="Only these kinds of archived object (default: all; --report-id implies reports).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def archive_verify_cmd(report_ids: tuple[int, ...], as_json: bool) -> None:
-    """Re-read archived reports: hashes, manifests, lock mode, retention (exit 1 on a problem)."""
+def archive_verify_cmd(report_ids: tuple[int, ...], kinds: tuple[str, ...], as_json: bool) -> None:
+    """Re-read the archive: reports, regulator feedback and audit anchors (exit 1 on a problem).
+
+    Reports: hash, size, manifest; feedback: hash and size; each object: lock mode, retention.
+    """
     import psycopg
 
     from regreport.archive import s3_client
-    from regreport.archive_verify import verify_archive
+    from regreport.archive_verify import verify_anchors, verify_archive, verify_feedback
 
     settings = _settings()
+    wanted = set(kinds) or ({"reports"} if report_ids else {"reports", "feedback", "anchors"})
+    client = s3_client(settings)
+    checks = []
     with psycopg.connect(settings.warehouse_dsn) as conn:
-        checks = verify_archive(
-            conn, s3_client(settings), settings.s3_bucket, report_ids=report_ids or None
+        if "reports" in wanted:
+            checks += verify_archive(
+                conn, client, settings.s3_bucket, report_ids=report_ids or None
+            )
+        if "feedback" in wanted:
+            checks += verify_feedback(
+                conn,
+                client,
+                settings.s3_bucket,
+                retention_days=settings.retention_days_for("feedback"),
+            )
+    if "anchors" in wanted:
+        checks += verify_anchors(
+            client, settings.s3_bucket, retention_days=settings.retention_days_for("audit")
         )
     bad = [c for c in checks if not c.ok]
     if as_json:
@@ -713,7 +778,9 @@ def archive_verify_cmd(report_ids: tuple[int, ...], as_json: bool) -> None:
             json.dumps(
                 [
                     {
-                        "report_id": c.report_id,
+                        "kind": c.kind,
+                        "report_id": c.report_id if c.kind == "report" else None,
+                        "feedback_id": c.report_id if c.kind == "feedback" else None,
                         "key": c.key,
                         "version_id": c.version_id,
                         "ok": c.ok,
@@ -727,14 +794,22 @@ def archive_verify_cmd(report_ids: tuple[int, ...], as_json: bool) -> None:
     else:
         for c in checks:
             where = f"s3://{settings.s3_bucket}/{c.key}" if c.key else "(not archived)"
+            label = {"report": f"{c.report_id:>5}", "feedback": f"feedback {c.report_id}"}.get(
+                c.kind, c.kind
+            )
             if c.ok:
-                click.echo(f"ok    {c.report_id:>5}  {where}")
+                click.echo(f"ok    {label}  {where}")
                 continue
-            click.secho(f"FAIL  {c.report_id:>5}  {where}", fg="red")
+            click.secho(f"FAIL  {label}  {where}", fg="red")
             for problem in c.problems:
                 click.echo(f"             - {problem}")
+        counted = ", ".join(
+            f"{sum(c.kind == kind for c in checks)} {name}"
+            for option, kind, name in _ARCHIVED_KINDS
+            if option in wanted
+        )
         ok = len(checks) - len(bad)
-        summary = f"{len(checks)} file(s) checked: {ok} ok, {len(bad)} with problems"
+        summary = f"{counted} checked: {ok} ok, {len(bad)} with problems"
         click.secho(summary, fg="red" if bad else "green")
     if bad:
         sys.exit(1)

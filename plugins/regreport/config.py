@@ -15,9 +15,17 @@ from pathlib import Path
 #: The repository root when running from a checkout (plugins/regreport/config.py -> ../../..).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: Airflow connection ids used by the DAGs.
+#: Airflow connection ids used by the DAGs, one database login per pipeline stage (least
+#: privilege, see docs/security.md): the reporting stage (render, register, submit, feedback,
+#: reconciliation, audit) ...
 WAREHOUSE_CONN_ID = "warehouse_postgres"
+#: ... extraction (reads the source, writes `raw`) ...
 SOURCE_CONN_ID = "qsuite_postgres"
+EXTRACT_CONN_ID = "warehouse_extract"
+#: ... and transformation (dbt and the rule gate).
+TRANSFORM_CONN_ID = "warehouse_transform"
+#: The pipeline stages with a database login of their own (`regreport.roles`).
+DB_STAGES = ("extract", "transform", "report", "auditor")
 S3_CONN_ID = "reports_s3"
 #: The regulator's SFTP reporting gateway (locally: the simulator, `regreport.services.gateway`).
 SFTP_CONN_ID = "regulator_sftp"
@@ -98,6 +106,9 @@ class Settings:
     #: Retention in whole years per record type (report type, "feedback", "audit"); a type
     #: not listed keeps `retention_days`.
     retention_years: dict[str, int] = field(default_factory=dict)
+    #: Login password of each stage's database user (``regreport_<stage>_user``), from
+    #: ``REGREPORT_DB_PASSWORD_<STAGE>``; the local stack has defaults (it trusts loopback).
+    db_passwords: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -148,6 +159,10 @@ class Settings:
             gateway_password=_env("REGREPORT_GATEWAY_PASSWORD", "regreport-local-sftp"),
             gateway_firm=_env("REGREPORT_GATEWAY_FIRM", "qsuite"),
             retention_years=_years(_env("REGREPORT_RETENTION_YEARS", DEFAULT_RETENTION_YEARS)),
+            db_passwords={
+                stage: _env(f"REGREPORT_DB_PASSWORD_{stage.upper()}", f"regreport-local-{stage}")
+                for stage in DB_STAGES
+            },
         )
 
     def retention_days_for(self, record_type: str) -> int:
@@ -169,8 +184,13 @@ class Settings:
         return 365 * years + (years + 3) // 4
 
     def dsn(self, database: str) -> str:
-        """A libpq URI for one database of the local cluster."""
+        """A libpq URI for one database of the local cluster, as the admin."""
         return f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/{database}"
+
+    @staticmethod
+    def db_user(stage: str) -> str:
+        """The database login of a pipeline stage (``regreport_report_user``)."""
+        return f"regreport_{stage}_user"
 
     @property
     def source_dsn(self) -> str:

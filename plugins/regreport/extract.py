@@ -248,7 +248,9 @@ def extract_period(
     with psycopg.connect(source_dsn) as src, psycopg.connect(warehouse_dsn) as dst:
         # A repeatable-read snapshot: every table is read as of the same instant.
         src.execute("set transaction isolation level repeatable read, read only")
-        dst.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))
+        # The admin makes `raw` at setup; the extract role may not create schemas.
+        if dst.execute("select to_regnamespace(%s)", (RAW_SCHEMA,)).fetchone()[0] is None:  # type: ignore[index]
+            dst.execute(sql.SQL("create schema {}").format(sql.Identifier(RAW_SCHEMA)))
         for table in REFERENCE_TABLES:
             columns = _columns(src, table)
             target = _ensure_raw_table(dst, table, columns)

@@ -66,6 +66,13 @@ create table if not exists regreport.rule_violations (
 COPY_COLUMNS = ("execution_id", "rule_code", "severity", "field", "trading_date", "extract_run_id")
 
 
+def ensure_schema(conn: psycopg.Connection[Any]) -> None:
+    """Create ``regreport.rule_violations`` if missing (the admin does it at setup)."""
+    from regreport import ddl
+
+    ddl.ensure(conn, "rule_violations", DDL)
+
+
 @dataclass(frozen=True)
 class GateResult:
     """What one gate run found: counts only, never record values.
@@ -213,7 +220,7 @@ def run_gate(
     seen: set[tuple[int, str]] = set()
     evaluated = 0
     with conn.transaction():
-        conn.execute(DDL)
+        ensure_schema(conn)
         columns = _source_columns(conn)
         source = sql.Identifier(SOURCE_SCHEMA, SOURCE_TABLE)
         scope = _scope_condition(columns)

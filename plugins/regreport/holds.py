@@ -100,18 +100,11 @@ def retention_until_for(settings: Settings, record_type: str, now: datetime) -> 
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
-    """Create the hold tables (and the registry they reference) if missing.
+    """Create the hold tables (and the registry they reference) if missing."""
+    from regreport import ddl
 
-    The DDL runs only when a table is missing, so a role that may only read and write the
-    tables (not own them) can place and release holds.
-    """
-    row = conn.execute(
-        "select to_regclass(%s) is not null and to_regclass(%s) is not null",
-        (f"{SCHEMA}.legal_holds", f"{SCHEMA}.legal_hold_objects"),
-    ).fetchone()
-    if row is None or not row[0]:
-        registry.ensure_schema(conn)
-        conn.execute(DDL)
+    registry.ensure_schema(conn)
+    ddl.ensure(conn, "holds", DDL)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

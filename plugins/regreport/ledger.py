@@ -103,7 +103,9 @@ class Plan:
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the ledger table if missing (after the registry, which it references)."""
-    conn.execute(DDL)
+    from regreport import ddl
+
+    ddl.ensure(conn, "ledger", DDL)
 
 
 #: An entry the regulator refused: its record is rejected, or its whole file is (file-level

@@ -22,9 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 from regreport.config import (
+    EXTRACT_CONN_ID,
     S3_CONN_ID,
     SFTP_CONN_ID,
     SOURCE_CONN_ID,
+    TRANSFORM_CONN_ID,
     WAREHOUSE_CONN_ID,
     Settings,
 )
@@ -36,14 +38,15 @@ ADMIN_USER = "admin"
 UI_USERS = {ADMIN_USER: "admin", "operator": "op", "auditor": "viewer"}
 
 
-def _pg_conn(settings: Settings, database: str) -> str:
+def _pg_conn(settings: Settings, database: str, stage: str) -> str:
+    """A Postgres connection that logs in as `stage`'s user (least privilege), never the admin."""
     return json.dumps(
         {
             "conn_type": "postgres",
             "host": settings.pg_host,
             "port": settings.pg_port,
-            "login": settings.pg_user,
-            "password": settings.pg_password,
+            "login": settings.db_user(stage),
+            "password": settings.db_passwords[stage],
             "schema": database,
         }
     )
@@ -122,8 +125,19 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             ),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": _pg_conn(settings, settings.warehouse_db),
-            f"AIRFLOW_CONN_{SOURCE_CONN_ID.upper()}": _pg_conn(settings, settings.source_db),
+            # One login per pipeline stage (docs/security.md); the admin is never used by a DAG.
+            f"AIRFLOW_CONN_{SOURCE_CONN_ID.upper()}": _pg_conn(
+                settings, settings.source_db, "extract"
+            ),
+            f"AIRFLOW_CONN_{EXTRACT_CONN_ID.upper()}": _pg_conn(
+                settings, settings.warehouse_db, "extract"
+            ),
+            f"AIRFLOW_CONN_{TRANSFORM_CONN_ID.upper()}": _pg_conn(
+                settings, settings.warehouse_db, "transform"
+            ),
+            f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": _pg_conn(
+                settings, settings.warehouse_db, "report"
+            ),
             f"AIRFLOW_CONN_{S3_CONN_ID.upper()}": s3_conn,
             "GX_ANALYTICS_ENABLED": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",

@@ -227,10 +227,10 @@ class MiRow:
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the reconciliation and MI tables (and the registry/ledger/status ones) if missing."""
-    from regreport import registry
+    from regreport import ddl, registry
 
     registry.ensure_schema(conn)
-    conn.execute(DDL)
+    ddl.ensure(conn, "reconciliation", DDL)
 
 
 def _table(name: str) -> str:

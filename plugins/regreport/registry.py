@@ -72,9 +72,9 @@ class RegisteredReport:
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the registry, ledger and submission tables if missing (add columns to old ones)."""
-    from regreport import audit, ledger, submissions
+    from regreport import audit, ddl, ledger, submissions
 
-    conn.execute(DDL)
+    ddl.ensure(conn, "registry", DDL)
     ledger.ensure_schema(conn)
     submissions.ensure_schema(conn)
     audit.ensure_schema(conn)

@@ -133,6 +133,13 @@ def _cluster(admin_dsn: str, databases: dict[str, str], passwords: dict[str, str
                 sql.SQL("grant {} to {}").format(sql.Identifier(role), sql.Identifier(user))
             )
             _set_password(conn, user, password)
+            # Sessions act as the group role, so what the user creates (raw landings, dbt
+            # relations) is owned by the group and covered by its default privileges.
+            conn.execute(
+                sql.SQL("alter role {} set role = {}").format(
+                    sql.Identifier(user), sql.Literal(role)
+                )
+            )
             if role == AUDITOR:
                 # Belt and braces: the auditor's sessions start read-only.
                 conn.execute(

@@ -219,7 +219,9 @@ class RecordException:
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the status tables and view if missing (the registry must exist)."""
-    conn.execute(DDL)
+    from regreport import ddl
+
+    ddl.ensure(conn, "submissions", DDL)
 
 
 def _business_message_id(conn: psycopg.Connection[Any], report_id: int) -> str | None:

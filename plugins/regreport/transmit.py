@@ -107,10 +107,10 @@ class CollectResult:
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the feedback-file table (with the registry and status tables) if missing."""
-    from regreport import registry
+    from regreport import ddl, registry
 
     registry.ensure_schema(conn)
-    conn.execute(DDL)
+    ddl.ensure(conn, "transmit", DDL)
     conn.commit()
 
 

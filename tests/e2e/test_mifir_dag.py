@@ -239,6 +239,19 @@ def test_report_a_day_then_rerun_it(prepared: Settings, s3, fresh_day) -> None:
             if e.run_id in runs:
                 actions.setdefault(e.run_id, set()).add(e.action)
         assert audit.verify(conn).ok
+        # Least privilege: the stages ran as their own logins, never the admin. What they
+        # created belongs to their group roles, and none of them could create platform tables.
+        owners = dict(
+            conn.execute(
+                """select schemaname, string_agg(distinct tableowner, ',') from pg_tables
+                   where schemaname in ('raw', 'reports', 'regreport') group by 1"""
+            ).fetchall()
+        )
+    assert owners == {
+        "raw": "regreport_extract",
+        "reports": "regreport_transform",
+        "regreport": settings.pg_user,
+    }
     expected = {
         "run.triggered",
         "extract",

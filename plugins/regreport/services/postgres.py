@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from regreport import roles
+from regreport import ddl, roles
 from regreport.services._common import (
     ServiceError,
     ServiceStatus,
@@ -312,9 +312,10 @@ def status(settings: Settings) -> ServiceStatus:
 def ensure_databases(settings: Settings, names: Sequence[str] | None = None) -> list[str]:
     """Create the project's databases if they are missing.
 
-    Once the warehouse and the source both exist, the least-privilege roles and their grants
-    are ensured too (`regreport.roles.ensure_roles`, idempotent; login users only for the
-    passwords set in ``REGREPORT_DB_PASSWORD_*``).
+    Once the warehouse and the source both exist, the platform tables are created or upgraded
+    as their owner (`regreport.ddl.setup`) and the least-privilege roles, their grants and a
+    login user per stage (`Settings.db_passwords`) are ensured (`regreport.roles.ensure_roles`);
+    both are idempotent.
 
     Args:
         settings: Deployment settings; by default creates `source_db`, `warehouse_db` and
@@ -333,10 +334,12 @@ def ensure_databases(settings: Settings, names: Sequence[str] | None = None) -> 
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 created.append(name)
     if {settings.warehouse_db, settings.source_db} <= existing | set(created):
+        # The platform tables first (as their owner), so the grants below cover them.
+        ddl.setup(settings.dsn(settings.warehouse_db))
         roles.ensure_roles(
             settings.dsn("postgres"),
             settings.warehouse_db,
             settings.source_db,
-            roles.passwords_from_env(),
+            settings.db_passwords,
         )
     return created

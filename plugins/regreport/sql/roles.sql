@@ -10,9 +10,12 @@
 --   regreport_extract    read qsuite.* (source); write raw.* (warehouse)
 --   regreport_transform  read raw.*; create/write staging, intermediate, marts, reports,
 --                        reference (dbt); write regreport.rule_violations (the rule gate)
---   regreport_report     read reports.*, intermediate.*; write regreport.* except the
---                        append-only audit tables (regreport.audit*), which are insert+select only
+--   regreport_report     read the warehouse (raw to reports: reconciliation counts the
+--                        landed source); write regreport.* except the append-only audit
+--                        tables (regreport.audit*), which are insert+select only
 --   regreport_auditor    select on every schema, nothing else
+-- Every pipeline role appends to the audit log (insert+select: the hash chain reads the
+-- head) and reads regreport.schema_versions (regreport.ddl); none may create in regreport.
 
 -- @warehouse
 select pg_advisory_xact_lock(hashtext('regreport.roles'));
@@ -78,7 +81,9 @@ grant select, insert, update, delete, truncate
 alter default privileges in schema staging, intermediate, marts, reports, reference
     grant select, insert, update, delete, truncate on tables to regreport_transform;
 -- The rule gate writes its failures between the intermediate and the report models.
-grant usage on schema regreport to regreport_transform;
+grant usage on schema regreport to regreport_extract, regreport_transform;
+grant usage, select on all sequences in schema regreport
+    to regreport_extract, regreport_transform;
 do $$
 begin
     if to_regclass('regreport.rule_violations') is not null then
@@ -87,12 +92,17 @@ begin
 end
 $$;
 
--- regreport_report: reads what dbt built; writes the platform's own tables.
-grant usage on schema reports, intermediate to regreport_report;
-grant select on all tables in schema reports, intermediate to regreport_report;
-alter default privileges in schema reports, intermediate
+-- regreport_report: reads the warehouse (render reconciles the report with the landed source
+-- and reads the firm from staging); writes the platform's own tables.
+grant usage on schema raw, staging, intermediate, marts, reports, reference to regreport_report;
+grant select on all tables in schema raw, staging, intermediate, marts, reports, reference
+    to regreport_report;
+alter default privileges in schema raw, staging, intermediate, marts, reports, reference
     grant select on tables to regreport_report;
-alter default privileges for role regreport_transform in schema reports, intermediate
+alter default privileges for role regreport_transform
+    in schema staging, intermediate, marts, reports, reference
+    grant select on tables to regreport_report;
+alter default privileges for role regreport_extract in schema raw
     grant select on tables to regreport_report;
 grant usage on schema regreport to regreport_report;
 grant usage, select on all sequences in schema regreport to regreport_report;
@@ -111,10 +121,18 @@ begin
     loop
         if rel.relname like 'audit%' then
             -- Append-only: the trigger refuses UPDATE/DELETE/TRUNCATE too; privileges first.
-            execute format('grant select, insert on regreport.%I to regreport_report',
-                           rel.relname);
+            -- Every pipeline stage records its own steps.
+            execute format('grant select, insert on regreport.%I to regreport_extract, '
+                           'regreport_transform, regreport_report', rel.relname);
             execute format('revoke update, delete, truncate, references, trigger '
-                           'on regreport.%I from regreport_report', rel.relname);
+                           'on regreport.%I from regreport_extract, regreport_transform, '
+                           'regreport_report', rel.relname);
+        elsif rel.relname = 'schema_versions' then
+            -- Written by the admin's setup only (regreport.ddl).
+            execute format('grant select on regreport.%I to regreport_extract, '
+                           'regreport_transform, regreport_report', rel.relname);
+            execute format('revoke insert, update, delete, truncate on regreport.%I '
+                           'from regreport_report', rel.relname);
         else
             execute format('grant select, insert, update, delete on regreport.%I '
                            'to regreport_report', rel.relname);

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from regreport import holds, registry
 from regreport.archive import archive_file, ensure_bucket, retention_until, s3_client
-from regreport.archive_verify import ArchiveCheck, verify_archive
+from regreport.archive_verify import ArchiveCheck, verify_anchors, verify_archive, verify_feedback
 from regreport.cli import main
 from regreport.manifest import build_manifest, dumps_manifest
 
@@ -315,17 +315,136 @@ def test_cli_verify_exit_code_and_lines(
     result = runner.invoke(main, ["archive", "verify", "--report-id", str(good.report_id)])
     assert result.exit_code == 0, result.output
     assert f"ok    {good.report_id:>5}  s3://{BUCKET}/{good.key}" in result.output
-    assert "1 file(s) checked: 1 ok, 0 with problems" in result.output
+    assert "1 report file(s) checked: 1 ok, 0 with problems" in result.output
 
-    result = runner.invoke(main, ["archive", "verify"])
+    result = runner.invoke(main, ["archive", "verify", "--only", "reports"])
     assert result.exit_code == 1, result.output
     assert f"FAIL  {bad.report_id:>5}  s3://{BUCKET}/{bad.key}" in result.output
     assert f"sha256 differs: registry {'0' * 64}, object {bad.sha256}" in result.output
-    assert "2 file(s) checked: 1 ok, 1 with problems" in result.output
+    assert "2 report file(s) checked: 1 ok, 1 with problems" in result.output
 
-    result = runner.invoke(main, ["archive", "verify", "--json"])
+    result = runner.invoke(main, ["archive", "verify", "--only", "reports", "--json"])
     assert result.exit_code == 1
     by_id = {c["report_id"]: c for c in json.loads(result.output)}
     assert by_id[good.report_id]["ok"] is True
     assert by_id[bad.report_id]["ok"] is False
     assert by_id[bad.report_id]["version_id"] == bad.version_id
+
+
+# -- regulator feedback and audit anchors -----------------------------------------------------
+
+FEEDBACK_DAYS = 3
+
+
+def _feedback(
+    conn: psycopg.Connection[Any],
+    s3: Any,
+    tmp_path: Path,
+    *,
+    bucket: str = BUCKET,
+    mode: str | None = "COMPLIANCE",
+    days: int = FEEDBACK_DAYS,
+    recorded_sha: str | None = None,
+    archived: bool = True,
+) -> tuple[int, str, str]:
+    """A feedback file recorded as `transmit` records it; archived by `archive_file` (the
+    pipeline's way) or put raw with the lock chosen freely. Returns (id, key, sha256)."""
+    from regreport import transmit
+
+    transmit.ensure_schema(conn)
+    body = f"<Document>{uuid.uuid4().hex}</Document>\n".encode()
+    path = tmp_path / f"FDBK_{uuid.uuid4().hex[:8]}.xml"
+    path.write_bytes(body)
+    sha = hashlib.sha256(body).hexdigest()
+    key = f"feedback/mifir_rts22/test/{sha}/{path.name}"
+    uri = version = None
+    if archived and bucket == BUCKET:
+        result = archive_file(s3, BUCKET, key, path, sha256_hex=sha, retain_until=_until(days))
+        uri, version = result.uri, result.version_id
+    elif archived:
+        version = _put(s3, key, body, mode, _until(days) if mode else None)
+        uri = f"s3://{bucket}/{key}"
+    feedback_id = conn.execute(
+        """insert into regreport.feedback_files
+               (remote_name, sha256, bytes, status, advices, s3_uri, s3_version_id)
+           values (%s, %s, %s, 'APPLIED', 1, %s, %s) returning feedback_id""",
+        (path.name, recorded_sha or sha, len(body), uri, version),
+    ).fetchone()[0]
+    conn.commit()
+    return feedback_id, key, sha
+
+
+def _by_id(checks: list[ArchiveCheck], feedback_id: int) -> ArchiveCheck:
+    [check] = [c for c in checks if c.report_id == feedback_id]
+    assert check.kind == "feedback"
+    return check
+
+
+def test_archived_feedback_verifies(conn: psycopg.Connection[Any], s3: Any, tmp_path: Path) -> None:
+    feedback_id, key, _ = _feedback(conn, s3, tmp_path)
+    check = _by_id(verify_feedback(conn, s3, BUCKET, retention_days=FEEDBACK_DAYS), feedback_id)
+    assert (check.ok, check.key, check.problems) == (True, key, [])
+
+
+def test_feedback_problems_are_named(
+    conn: psycopg.Connection[Any], s3: Any, tmp_path: Path
+) -> None:
+    tampered, _, sha = _feedback(conn, s3, tmp_path, recorded_sha="1" * 64)
+    unarchived, _, _ = _feedback(conn, s3, tmp_path, archived=False)
+    governance, _, _ = _feedback(conn, s3, tmp_path, bucket=RAW_BUCKET, mode="GOVERNANCE")
+    short, _, _ = _feedback(conn, s3, tmp_path, days=1)
+    too_large = conn.execute(
+        """insert into regreport.feedback_files (remote_name, bytes, status, reason_code)
+           values ('huge.xml', 999999999, 'REFUSED', 'FEEDBACK_TOO_LARGE') returning feedback_id"""
+    ).fetchone()[0]
+    conn.commit()
+
+    checks = verify_feedback(conn, s3, BUCKET, retention_days=FEEDBACK_DAYS)
+    assert _by_id(checks, tampered).problems == [
+        f"sha256 differs: recorded {'1' * 64}, object {sha}"
+    ]
+    assert _by_id(checks, unarchived).problems == [
+        "not archived: downloaded and recorded, but no S3 URI or version id"
+    ]
+    assert _by_id(checks, governance).problems == [
+        f"recorded s3_uri names bucket {RAW_BUCKET}, expected {BUCKET}"
+    ]
+    [problem] = _by_id(checks, short).problems
+    assert problem.startswith("feedback: retained until ")
+    assert f"less than the {FEEDBACK_DAYS} days required from its archiving on" in problem
+    assert too_large not in {c.report_id for c in checks}  # nothing was downloaded to keep
+    raw = verify_feedback(conn, s3, RAW_BUCKET, retention_days=FEEDBACK_DAYS)
+    assert _by_id(raw, governance).problems == ["feedback: mode GOVERNANCE, expected COMPLIANCE"]
+
+
+def test_anchor_locks_are_checked(s3: Any) -> None:
+    """Anchors as `audit.archive_anchor` writes them verify; an unlocked or overwritten one,
+    or one kept for less than the audit retention, is named."""
+    from regreport import audit
+
+    prefix = f"audit/anchors/test-{uuid.uuid4().hex[:8]}/"
+    anchor = audit.Anchor(
+        day=DAY,
+        first_seq=1,
+        last_seq=1,
+        count=1,
+        merkle_root="b" * 64,
+        chain_head_seq=1,
+        chain_head_sha256="a" * 64,
+    )
+    uri = audit.archive_anchor(s3, BUCKET, anchor, _until(3), prefix=prefix)
+    raw_prefix = f"{prefix}raw/"
+    _put(s3, f"{raw_prefix}2026/11/02.json", b"{}", None, None)
+    overwritten = f"{raw_prefix}2026/11/03.json"
+    _put(s3, overwritten, b"{}", "COMPLIANCE", _until(3))
+    _put(s3, overwritten, b"{ }", "COMPLIANCE", _until(3))
+
+    [check] = verify_anchors(s3, BUCKET, retention_days=3, prefix=prefix)
+    assert (check.kind, check.ok, f"s3://{BUCKET}/{check.key}") == ("anchor", True, uri)
+    [short] = verify_anchors(s3, BUCKET, retention_days=30, prefix=prefix)
+    assert short.problems[0].startswith("anchor: retained until ")
+    unlocked, rewritten = verify_anchors(s3, RAW_BUCKET, retention_days=3, prefix=raw_prefix)
+    assert unlocked.problems == ["anchor: no Object Lock retention, expected COMPLIANCE"]
+    assert rewritten.problems == [
+        "anchor: 1 other version(s) under the key; a plain GET returns one of them, not the record"
+    ]

@@ -114,6 +114,10 @@ def test_extract(dbs: dict[str, str], as_role) -> None:
         _refused(wh, "select * from regreport.report_registry")
         _refused(wh, "create table staging.mine (id int)")
         _refused(wh, "create schema mine")
+        # Its own steps go to the audit log, which it may only append to.
+        _allowed(wh, "insert into regreport.audit_log (v) values ('extracted')")
+        _refused(wh, "update regreport.audit_log set v = 'x'")
+        _refused(wh, "delete from regreport.audit_log")
 
 
 def test_transform(dbs: dict[str, str], as_role) -> None:
@@ -136,7 +140,9 @@ def test_transform(dbs: dict[str, str], as_role) -> None:
         _allowed(wh, "insert into regreport.rule_violations values (1, 'R1')")
         _allowed(wh, "delete from regreport.rule_violations")
         _refused(wh, "select * from regreport.report_registry")
-        _refused(wh, "insert into regreport.audit_log (v) values ('x')")
+        _allowed(wh, "insert into regreport.audit_log (v) values ('rules evaluated')")
+        _refused(wh, "update regreport.audit_log set v = 'x'")
+        _refused(wh, "truncate regreport.audit_log")
         _refused(wh, "create table regreport.mine (id int)")
     with as_role(dbs["source"], roles.TRANSFORM) as src:
         _refused(src, "select * from qsuite.executions")
@@ -150,8 +156,12 @@ def test_report(dbs: dict[str, str], as_role) -> None:
         _allowed(wh, "select * from reports.rebuilt")  # default privileges of transform
         _allowed(wh, "select * from intermediate.int_tx")
         _refused(wh, "insert into reports.rpt values (2)")
-        _refused(wh, "select * from raw.executions")
-        _refused(wh, "select * from marts.fct")
+        # Reconciliation counts the landed source: read, never write, upstream schemas.
+        _allowed(wh, "select * from raw.executions")
+        _allowed(wh, "select * from marts.fct")
+        _refused(wh, "insert into raw.executions values (9, 'z')")
+        _refused(wh, "delete from marts.fct")
+        _refused(wh, "truncate staging.stg")
         _allowed(wh, "insert into regreport.report_registry (v) values ('r2')")
         _allowed(wh, "update regreport.report_registry set v = 'r3' where v = 'r2'")
         _allowed(wh, "insert into regreport.transaction_ledger (v) values ('l2')")  # serial
@@ -266,3 +276,30 @@ def test_report_role_appends_to_the_real_audit_log(dbs: dict[str, str], as_role)
     with as_role(dbs["warehouse"], roles.AUDITOR) as wh:
         assert wh.execute("select count(*) from regreport.audit_log").fetchone()[0] == 2
         _refused(wh, "insert into regreport.audit_log select * from regreport.audit_log")
+
+
+def test_pipeline_roles_use_the_platform_tables_without_owning_them(
+    pg_services: Settings, scratch_db: Callable[[str], str], as_role
+) -> None:
+    """The admin's setup makes every platform table; each stage's `ensure_schema` is then a
+    read, and a DDL newer than the warehouse names the command instead of failing bare."""
+    from regreport import ddl, gate, holds, reconciliation, registry, transmit
+
+    suffix = uuid.uuid4().hex[:8]
+    wh_name, src_name = f"roles_ddl_wh_{suffix}", f"roles_ddl_src_{suffix}"
+    warehouse = scratch_db(wh_name)
+    scratch_db(src_name)
+    applied = ddl.setup(warehouse)
+    assert {"registry", "ledger", "submissions", "transmit", "reconciliation", "holds"} <= set(
+        applied
+    )
+    assert ddl.setup(warehouse) == []  # idempotent: nothing to apply the second time
+    roles.ensure_roles(pg_services.dsn("postgres"), wh_name, src_name, None)
+    with as_role(warehouse, roles.REPORT) as wh:
+        for module in (registry, transmit, reconciliation, holds):
+            module.ensure_schema(wh)
+        _refused(wh, "insert into regreport.schema_versions values ('x', 'y')")
+    with as_role(warehouse, roles.TRANSFORM) as wh:
+        gate.ensure_schema(wh)
+        with pytest.raises(ddl.SchemaOutdatedError, match="regreport db setup"):
+            ddl.ensure(wh, "rule_violations", gate.DDL + "\n-- a newer release")
