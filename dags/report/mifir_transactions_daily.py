@@ -276,6 +276,8 @@ def _dbt_group(group_id: str, select: list[str]) -> DbtTaskGroup:
             # and a failing test still stops everything downstream of its model.
             test_behavior=TestBehavior.BUILD,
             select=select,
+            # Positions, daily trading and the other periodic reports have DAGs of their own.
+            exclude=["tag:periodic"],
         ),
         operator_args={
             "install_deps": False,

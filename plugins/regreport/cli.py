@@ -413,15 +413,20 @@ def reports_list(as_json: bool, report_type: str | None) -> None:
     if not rows:
         click.echo("no reports registered yet")
         return
+    from regreport.config import REPORT_TYPE_MIFIR
+
+    width = max(12, *(len(r["report_type"]) for r in rows))
     click.echo(
-        f"{'id':>4}  {'type':<12} {'period':<10} {'sub/part':<9} {'records':>8}  "
+        f"{'id':>4}  {'type':<{width}} {'period':<10} {'sub/part':<9} {'records':>8}  "
         f"{'status':<9} {'regulator':<18} sha256        s3"
     )
     for r in rows:
         part = f"{r['submission_seq']}/{r['part']}of{r['part_count']}"
+        # Only the transaction report goes to a regulator; the others are books and records.
+        regulator = r["submission_status"] if r["report_type"] == REPORT_TYPE_MIFIR else "-"
         click.echo(
-            f"{r['report_id']:>4}  {r['report_type']:<12} {r['period_start']!s:<10} {part:<9} "
-            f"{r['record_count']:>8,}  {r['status']:<9} {r['submission_status']:<18} "
+            f"{r['report_id']:>4}  {r['report_type']:<{width}} {r['period_start']!s:<10} "
+            f"{part:<9} {r['record_count']:>8,}  {r['status']:<9} {regulator:<18} "
             f"{r['sha256'][:12]}  {r['s3_uri']}"
         )
 

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from regreport import roles
 from regreport.identifiers import (
     concat_national_id,
     isin_with_check_digit,
@@ -101,7 +102,8 @@ _TABLE_COLUMNS = {
     "venues": "mic operating_mic name country_code ccp_lei",
     "accounts": "account_id account_type is_house lei legal_name first_name surname birth_date "
     "nationality national_id national_id_type branch_country mandate poa_lei poa_first_name "
-    "poa_surname poa_birth_date poa_national_id poa_national_id_type opened_at",
+    "poa_surname poa_birth_date poa_national_id poa_national_id_type opened_at "
+    "discretion_group_id large_trader_id",
     "account_joint_holders": "account_id holder_seq first_name surname birth_date nationality "
     "national_id national_id_type",
     "traders": "trader_id first_name surname birth_date nationality national_id "
@@ -872,6 +874,27 @@ def _accounts(rng: random.Random, firm_lei: str) -> _Accounts:
     return out
 
 
+#: The firm's own Large Trader ID (SEC Rule 13h-1: 8-digit prefix, 4-digit suffix): it has
+#: investment discretion over its house books and its clients' discretionary accounts.
+FIRM_LTID = "96950001-0000"
+
+
+def _discretion(account: Row) -> tuple[str | None, str | None]:
+    """(discretion group, LTID) of an account, derived from its id and mandate, not drawn.
+
+    House books and discretionary mandates are under the firm's discretion (one group, the
+    firm's LTID). Every fourth other legal client is a registered large trader with an LTID of
+    its own; everyone else has none (their own account is their group).
+    """
+    account_id, is_house, mandate = str(account[0]), account[2] == "t", account[12]
+    if is_house or mandate == "DISCRETIONARY":
+        return "QSUITE-DISCRETION", FIRM_LTID
+    number = int(account_id[2:]) if account_id[2:].isdigit() else 0
+    if account[1] == "LEGAL" and number % 4 == 0:
+        return None, f"{90000000 + number:08d}-0001"
+    return None, None
+
+
 def _compliance_rules(rng: random.Random, accounts: list[Row]) -> list[Row]:
     first, review = "2023-01-02 00:00:00+00", "2024-07-01 00:00:00+00"
     rows: list[Row] = [
@@ -955,7 +978,7 @@ def build_reference_data(seed: int = 42) -> ReferenceData:
         rows={
             "firm": [(str(FIRM_ID), firm_lei, FIRM_NAME, FIRM_COUNTRY, "t")],
             "venues": venues,
-            "accounts": accounts.rows,
+            "accounts": [(*row, *_discretion(row)) for row in accounts.rows],
             "account_joint_holders": accounts.joint_holders,
             "traders": traders,
             "algos": [(algo_id, name) for algo_id, name in ALGOS],
@@ -1780,6 +1803,8 @@ def create_schema(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(SCHEMA)))
     ddl = resources.files("regreport").joinpath("sql/qsuite_schema.sql").read_text("utf-8")
     conn.execute(ddl)  # type: ignore[arg-type] - a trusted, packaged multi-statement script
+    # A new (or recreated) schema has no grants: give the extract and auditor roles theirs.
+    roles.grant_source(conn)
 
 
 def _copy_rows(

@@ -66,8 +66,38 @@ MIFIR_RTS22 = ReportCheck(
     period_column="trading_date",
 )
 
+POSITIONS = ReportCheck(
+    suite="rpt__positions",
+    schema="reports",
+    table="rpt_positions",
+    period_column="business_date",
+)
+DAILY_TRADING = ReportCheck(
+    suite="rpt__daily_trading",
+    schema="reports",
+    table="rpt_daily_trading",
+    period_column="trading_date",
+)
+LARGE_TRADER_DAILY = ReportCheck(
+    suite="rpt__large_trader_daily",
+    schema="reports",
+    table="rpt_large_trader_daily",
+    period_column="business_date",
+)
+#: Monthly rows carry the month's first day: the "daily" batch of that day is the month.
+LARGE_TRADER_MONTHLY = ReportCheck(
+    suite="rpt__large_trader_monthly",
+    schema="reports",
+    table="rpt_large_trader_monthly",
+    period_column="month_start",
+)
+
 CHECKPOINTS: dict[str, ReportCheck] = {
     "mifir_transactions_daily__report": MIFIR_RTS22,
+    "positions_daily__report": POSITIONS,
+    "daily_trading__report": DAILY_TRADING,
+    "large_trader_daily__report": LARGE_TRADER_DAILY,
+    "large_trader_monthly__report": LARGE_TRADER_MONTHLY,
 }
 
 

@@ -47,7 +47,7 @@ class ReportInvalidError(RuntimeError):
     """The rendered file does not validate against the ESMA schemas."""
 
 
-def _audit(
+def audit_step(
     target: str | psycopg.Connection[Any],
     action: str,
     object_type: str,
@@ -85,22 +85,34 @@ def extract(
     out = asdict(result)
     out["period_start"] = start.isoformat()
     out["period_end"] = end.isoformat()
-    _audit(warehouse_dsn, "extract", "period", out["period_start"][:10], run_id=run_id, after=out)
+    audit_step(
+        warehouse_dsn, "extract", "period", out["period_start"][:10], run_id=run_id, after=out
+    )
     return out
 
 
 def validate(
     settings: Settings, warehouse_dsn: str, day: date, run_id: str | None = None
 ) -> dict[str, Any]:
-    """Run the report's GX checkpoint for `day`; raise `ValidationFailedError` on failure."""
+    """Run the MiFIR report's GX checkpoint for `day`; raise `ValidationFailedError` on failure."""
+    return validate_checkpoint(
+        settings, warehouse_dsn, "mifir_transactions_daily__report", day, run_id
+    )
+
+
+def validate_checkpoint(
+    settings: Settings, warehouse_dsn: str, checkpoint: str, day: date, run_id: str | None = None
+) -> dict[str, Any]:
+    """Run a report's GX checkpoint for `day` and audit it.
+
+    Raises `ValidationFailedError` on failure: nothing downstream may run on unvalidated data.
+    """
     from regreport import gx
 
-    outcome = gx.run_checkpoint(
-        settings.gx_root_dir, warehouse_dsn, "mifir_transactions_daily__report", day
-    )
+    outcome = gx.run_checkpoint(settings.gx_root_dir, warehouse_dsn, checkpoint, day)
     log.info(outcome.summary())
     result = {k: v for k, v in asdict(outcome).items() if k in GX_SUMMARY_KEYS}
-    _audit(warehouse_dsn, "validate", "period", day.isoformat(), run_id=run_id, after=result)
+    audit_step(warehouse_dsn, "validate", "period", day.isoformat(), run_id=run_id, after=result)
     gx.require_success(outcome)
     return asdict(outcome)
 
@@ -115,7 +127,9 @@ def apply_rules(
         _audit_rule_catalogue(conn, run_id)
         result = run_gate(conn, start, end, settings.refdata_dir, run_id)
         out = json.loads(json.dumps(asdict(result), default=str))
-        _audit(conn, "rules.evaluate", "period", start.date().isoformat(), run_id=run_id, after=out)
+        audit_step(
+            conn, "rules.evaluate", "period", start.date().isoformat(), run_id=run_id, after=out
+        )
         conn.commit()
     log.info("rule gate: %s", json.dumps(out, default=str))
     return out
@@ -138,7 +152,7 @@ def _audit_rule_catalogue(conn: psycopg.Connection[Any], run_id: str) -> None:
     before = row[0] if row else None
     if before is None or before.get("sha256") != digest:
         after = {"sha256": digest, "rules": len(json.loads(text)), "catalogue": "registry.json"}
-        _audit(
+        audit_step(
             conn,
             "rule.change",
             "rule_catalogue",
@@ -675,7 +689,7 @@ def submit(
     outcomes = transmit.submit_reports(conn, target, files, retry=sftp_retry_policy())
     for outcome in outcomes:
         if outcome.uploaded or outcome.already_present:
-            _audit(
+            audit_step(
                 conn,
                 "report.submit",
                 "report",
@@ -769,9 +783,9 @@ def register(
                         ledger_entries=read_ledger_sidecar(Path(file["ledger_path"])),
                     )
                 )
-                _audit_file(conn, dag_run_id, file, stored, rows[-1])
+                audit_stored_file(conn, dag_run_id, file, stored, rows[-1])
             conn.commit()
-    _audit(
+    audit_step(
         warehouse_dsn,
         "report.render",
         "submission",
@@ -788,7 +802,7 @@ def register(
     return _write_summary(settings, dag_run_id, built, archived, rows)
 
 
-def _audit_file(
+def audit_stored_file(
     conn: psycopg.Connection[Any],
     run_id: str | None,
     file: dict[str, Any],
@@ -797,7 +811,7 @@ def _audit_file(
 ) -> None:
     """Audit one file: archived (unless it already was) and registered."""
     if not stored["already_archived"]:
-        _audit(
+        audit_step(
             conn,
             "report.archive",
             "s3_object",
@@ -810,7 +824,7 @@ def _audit_file(
                 "manifest_uri": stored["manifest_uri"],
             },
         )
-    _audit(
+    audit_step(
         conn,
         "report.register",
         "report",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -147,6 +147,23 @@ def _cluster(admin_dsn: str, databases: dict[str, str], passwords: dict[str, str
                         sql.Identifier(user)
                     )
                 )
+
+
+def grant_source(conn: psycopg.Connection[Any]) -> bool:
+    """Grant the QSuite source schema to the extract and auditor roles, in `conn`'s database.
+
+    Grants die with the schema: whoever (re)creates ``qsuite`` (the synthetic generator does,
+    as the admin) calls this right after. A no-op, returning False, where the roles were never
+    created (the generator used on its own).
+    """
+    present = conn.execute(
+        "select count(*) from pg_roles where rolname = any(%s)", (list(ROLES),)
+    ).fetchone()
+    if present is None or present[0] < len(ROLES):
+        return False
+    script = _script("source") + "\n" + _script("every-database")
+    conn.execute(script)  # type: ignore[arg-type] - packaged, trusted script
+    return True
 
 
 def _with_database(admin_dsn: str, database: str) -> str:

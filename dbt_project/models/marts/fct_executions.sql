@@ -23,10 +23,16 @@ select
     executed_at,
     account_id,
     instrument_id,
+    trader_id,
+    algo_id,
+    isin,
+    instrument_type,
     side,
     executed_quantity as quantity,
     executed_price as price,
-    executed_quantity * executed_price as notional,
+    {{ notional(
+        'executed_quantity', 'executed_price', 'price_notation', 'price_multiplier'
+    ) }} as notional,
     price_currency as currency,
     venue_mic,
     trading_capacity,

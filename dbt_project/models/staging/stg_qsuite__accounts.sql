@@ -25,7 +25,12 @@ renamed as (
         is_house,
         birth_date,
         poa_birth_date,
-        opened_at
+        opened_at,
+        {# SEC 13h-1: an account with no group is its own group. #}
+        coalesce(
+            nullif(trim(discretion_group_id), ''), account_id
+        ) as discretion_group_id,
+        nullif(trim(large_trader_id), '') as large_trader_id
     from source
 )
 

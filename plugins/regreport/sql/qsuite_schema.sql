@@ -46,7 +46,11 @@ create table if not exists qsuite.accounts (
     poa_birth_date   date,
     poa_national_id  text,
     poa_national_id_type text check (poa_national_id_type in ('NIDN', 'CCPT', 'CONCAT')),
-    opened_at        timestamptz not null
+    opened_at        timestamptz not null,
+    -- SEC Rule 13h-1: accounts under the same person's investment discretion share a group
+    -- (null: the account is its own group), and that person's Large Trader ID, if registered.
+    discretion_group_id text,
+    large_trader_id  text
 );
 
 -- Further holders of joint NATURAL accounts (the first holder is on qsuite.accounts).

@@ -303,3 +303,27 @@ def test_pipeline_roles_use_the_platform_tables_without_owning_them(
         gate.ensure_schema(wh)
         with pytest.raises(ddl.SchemaOutdatedError, match="regreport db setup"):
             ddl.ensure(wh, "rule_violations", gate.DDL + "\n-- a newer release")
+
+
+def test_a_source_schema_made_after_the_roles_is_granted(
+    pg_services: Settings, scratch_db: Callable[[str], str], as_role
+) -> None:
+    """On a fresh install the roles come before the first generated day; a layout change
+    drops and recreates the schema. Either way the extract role can read it afterwards."""
+    from regreport import generator
+
+    suffix = uuid.uuid4().hex[:8]
+    wh_name, src_name = f"roles_src_wh_{suffix}", f"roles_src_src_{suffix}"
+    scratch_db(wh_name)
+    source = scratch_db(src_name)
+    roles.ensure_roles(pg_services.dsn("postgres"), wh_name, src_name, None)
+    for recreate in (False, True):
+        with psycopg.connect(source) as conn:
+            if recreate:
+                conn.execute("drop schema qsuite cascade")
+            generator.create_schema(conn)
+        with as_role(source, roles.EXTRACT) as src:
+            _allowed(src, "select * from qsuite.accounts")
+            _refused(src, "insert into qsuite.algos values ('X', 'x')")
+        with as_role(source, roles.AUDITOR) as src:
+            _allowed(src, "select * from qsuite.executions")

@@ -1,4 +1,4 @@
-"""BusinessDayTimetable: one UTC business day per run, weekends skipped."""
+"""BusinessDayTimetable (one UTC business day per run, weekends skipped) and MonthlyTimetable."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from airflow.timetables.base import DataInterval, TimeRestriction
 
 from regreport.timetables import (
     BusinessDayTimetable,
+    MonthlyTimetable,
     is_business_day,
     next_business_day,
     previous_business_day,
@@ -94,3 +95,36 @@ def test_report_period_prefers_the_report_date() -> None:
     )
     with pytest.raises(ValueError, match="report_date"):
         report_period(None, None, None)
+
+
+def test_monthly_runs_cover_calendar_months_and_start_on_the_next_business_day() -> None:
+    tt = MonthlyTimetable(run_after_hours=4)
+    restriction = TimeRestriction(earliest=_day(2026, 10, 15), latest=None, catchup=True)
+    first = tt.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert first is not None
+    # The first whole month after the start date; it ends on Tuesday 1 December, a business
+    # day, so the run starts then.
+    assert first.data_interval == DataInterval(_day(2026, 11, 1), _day(2026, 12, 1))
+    assert first.run_after == pendulum.datetime(2026, 12, 1, 4, tz=UTC)
+    december = tt.next_dagrun_info(
+        last_automated_data_interval=first.data_interval, restriction=restriction
+    )
+    assert december is not None
+    assert december.data_interval == DataInterval(_day(2026, 12, 1), _day(2027, 1, 1))
+    # December ends on Friday 1 January 2027; with it listed as a holiday the run waits for
+    # Monday the 4th.
+    holidays = MonthlyTimetable(holidays=frozenset({date(2027, 1, 1)}))
+    info = holidays.next_dagrun_info(
+        last_automated_data_interval=first.data_interval, restriction=restriction
+    )
+    assert info is not None
+    assert info.run_after == pendulum.datetime(2027, 1, 4, 6, tz=UTC)
+
+
+def test_monthly_manual_run_reports_the_month_before_on_its_first_business_day() -> None:
+    tt = MonthlyTimetable()
+    november = DataInterval(_day(2026, 11, 1), _day(2026, 12, 1))
+    assert tt.infer_manual_data_interval(run_after=_day(2026, 12, 1)) == november
+    assert tt.infer_manual_data_interval(run_after=_day(2026, 11, 20)) == november
+    again = MonthlyTimetable.deserialize(MonthlyTimetable(run_after_hours=3).serialize())
+    assert again.run_after_hours == 3

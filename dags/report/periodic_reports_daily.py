@@ -1,0 +1,208 @@
+"""# Periodic reports, one business day: positions, daily trading, large trader monitoring.
+
+Builds the firm's daily books and records reports for one business day and archives them,
+write-once, for the retention period (SEC 17a-3(a)(1) blotter, (a)(5) positions; 17a-4(f)).
+
+1. `extract_period` lands the day's orders, executions and quotes and all reference data in
+   the warehouse `raw` schema (the same idempotent extract as the MiFIR DAG).
+2. `dbt_periodic` runs the dbt models tagged `daily` and everything upstream of them
+   (astronomer-cosmos): `fct_executions`, `fct_positions_daily` (net position and weighted
+   average cost per account and instrument, built from the previous day's positions), and the
+   report models `rpt_positions`, `rpt_daily_trading` and `rpt_daily_trading_summary`, each with
+   its tests, and `rpt_large_trader_daily` (SEC Rule 13h-1: NMS shares and dollar value per
+   discretion group, the day and the month to date, against 2M shares / $20M a day and 20M /
+   $200M a month; WARNING from 80 %, THRESHOLD at 100 %, unidentified large traders). The
+   positions model refuses to build a day when an earlier trading day with fills
+   was never built: positions are a chain, so backfill from that day instead.
+3. `validate_<report>` runs the report's Great Expectations checkpoint. **A failure stops that
+   report**: nothing is rendered or archived.
+4. `render_<report>` writes the CSV files (positions also as XML) and their SHA-256
+   manifests; `archive_<report>` puts them in the Object Lock bucket (COMPLIANCE);
+   `register_<report>` records them in `regreport.report_registry`. A rerun over unchanged data
+   reproduces the files byte for byte and archives nothing new. Large trader alerts are
+   logged and written to the audit trail (`large_trader.alert`).
+
+**Period:** one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`), run at 02:00 UTC
+the next day. Days depend on the day before (`depends_on_past`), so a backfill builds them in
+order: `airflow backfill create --dag-id periodic_reports_daily --from-date A --to-date B`.
+To rebuild one past day, trigger with **Report date**; then rebuild the days after it too,
+since their positions start from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import LoadMode, TestBehavior
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from regreport import config
+from regreport.operators.audit import audit_task_failure, audit_task_success, record_trigger_task
+from regreport.timetables import BusinessDayTimetable, report_period
+
+SETTINGS = config.Settings.from_env()
+MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
+#: The reports this DAG builds (`regreport.periodic.REPORTS`).
+REPORTS = ("positions", "daily_trading", "large_trader_daily")
+
+PERIOD_START = (
+    "{{ (params.report_date ~ 'T00:00:00+00:00') if params.report_date"
+    " else data_interval_start.isoformat() }}"
+)
+PERIOD_END = (
+    "{{ (macros.ds_add(params.report_date, 1) ~ 'T00:00:00+00:00') if params.report_date"
+    " else data_interval_end.isoformat() }}"
+)
+
+
+def _period() -> tuple[datetime, datetime, str]:
+    ctx = get_current_context()
+    start, end = report_period(
+        ctx["params"].get("report_date"),
+        ctx.get("data_interval_start"),
+        ctx.get("data_interval_end"),
+    )
+    return start, end, ctx["run_id"]
+
+
+@task
+def extract_period() -> dict[str, Any]:
+    """Land the period's source rows in the warehouse `raw` schema."""
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import extract
+
+    start, end, run_id = _period()
+    return extract(
+        postgres_dsn(config.SOURCE_CONN_ID),
+        postgres_dsn(config.EXTRACT_CONN_ID),
+        start,
+        end,
+        run_id,
+    )
+
+
+@task
+def validate(report_type: str) -> dict[str, Any]:
+    """Run the report's GX checkpoint on the day's rows; raise if any expectation fails."""
+    from regreport import periodic
+    from regreport.hooks.connections import postgres_dsn
+    from regreport.pipeline import validate_checkpoint
+
+    start, _, run_id = _period()
+    checkpoint = periodic.REPORTS[report_type].checkpoint
+    return validate_checkpoint(
+        SETTINGS, postgres_dsn(config.WAREHOUSE_CONN_ID), checkpoint, start.date(), run_id
+    )
+
+
+@task
+def render(
+    report_type: str, extracted: dict[str, Any], validated: dict[str, Any]
+) -> dict[str, Any]:
+    """Write the report's files and manifests."""
+    from regreport import periodic
+    from regreport.hooks.connections import postgres_dsn
+
+    start, end, run_id = _period()
+    run_ids = {"extract": extracted["run_id"], "dbt": f"{run_id}/dbt_periodic",
+               "gx": validated["run_id"]}  # fmt: skip
+    return periodic.render(
+        SETTINGS,
+        postgres_dsn(config.WAREHOUSE_CONN_ID),
+        periodic.REPORTS[report_type],
+        start,
+        end,
+        run_ids,
+    )
+
+
+@task
+def archive(built: dict[str, Any]) -> dict[str, Any]:
+    """Upload the files and manifests to the Object Lock bucket (never overwriting)."""
+    from regreport.hooks.connections import s3_client
+    from regreport.pipeline import archive as archive_files
+
+    return archive_files(SETTINGS, s3_client(config.S3_CONN_ID), built)
+
+
+@task
+def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
+    """Record the files in the report registry (and the audit trail)."""
+    from regreport import periodic
+    from regreport.hooks.connections import postgres_dsn
+
+    _, _, run_id = _period()
+    return periodic.register(postgres_dsn(config.WAREHOUSE_CONN_ID), built, archived, run_id)
+
+
+@dag(
+    dag_id="periodic_reports_daily",
+    dag_display_name="Positions, daily trading, large trader (daily)",
+    schedule=BusinessDayTimetable(run_after_hours=2),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(minutes=2),
+        # Positions are a chain: a day builds on the day before.
+        "depends_on_past": True,
+        "on_success_callback": audit_task_success,
+        "on_failure_callback": audit_task_failure,
+    },
+    tags=["periodic", "report"],
+    doc_md=__doc__,
+    params={
+        "report_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Report date",
+            description=(
+                "Business day to (re)build. Leave empty to build the run's data interval."
+                " Rebuild the following days too: their positions start from this one."
+            ),
+        ),
+    },
+)
+def periodic_reports_daily() -> None:
+    """Extract, dbt, then per report: GX, render, archive, register."""
+    extracted = extract_period()
+    record_trigger_task() >> extracted
+    models = DbtTaskGroup(
+        group_id="dbt_periodic",
+        project_config=ProjectConfig(
+            dbt_project_path=SETTINGS.dbt_project_dir,
+            manifest_path=MANIFEST if MANIFEST.exists() else None,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="regreport",
+            target_name="airflow",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=config.TRANSFORM_CONN_ID, profile_args={"schema": "analytics"}
+            ),
+        ),
+        execution_config=ExecutionConfig(),
+        render_config=RenderConfig(
+            load_method=LoadMode.AUTOMATIC,
+            test_behavior=TestBehavior.BUILD,
+            select=["+tag:daily"],
+        ),
+        operator_args={
+            "install_deps": False,
+            "vars": {"period_start": PERIOD_START, "period_end": PERIOD_END},
+        },
+    )
+    extracted >> models
+    for report_type in REPORTS:
+        validated = validate.override(task_id=f"validate_{report_type}")(report_type)
+        models >> validated
+        built = render.override(task_id=f"render_{report_type}")(report_type, extracted, validated)
+        stored = archive.override(task_id=f"archive_{report_type}")(built)
+        register.override(task_id=f"register_{report_type}")(built, stored)
+
+
+periodic_reports_daily()
