@@ -63,7 +63,9 @@ def reconcile_day() -> dict[str, Any]:
     dag_id="mifir_reconciliation_daily",
     dag_display_name="MiFIR reconciliation with the regulator (daily)",
     schedule=BusinessDayTimetable(run_after_hours=20),
-    start_date=datetime(2026, 1, 1),
+    # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
+    # before start_date would create no task and "succeed" doing nothing.
+    start_date=datetime(2018, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -182,7 +182,9 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     dag_id="mifir_transactions_daily",
     dag_display_name="MiFIR transaction reports (daily)",
     schedule=BusinessDayTimetable(run_after_hours=6),
-    start_date=datetime(2026, 1, 1),
+    # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
+    # before start_date would create no task and "succeed" doing nothing.
+    start_date=datetime(2018, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -23,8 +23,11 @@ write-once, for the retention period (SEC 17a-3(a)(1) blotter, (a)(5) positions;
    logged and written to the audit trail (`large_trader.alert`).
 
 **Period:** one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`), run at 02:00 UTC
-the next day. Days depend on the day before (`depends_on_past`), so a backfill builds them in
-order: `airflow backfill create --dag-id periodic_reports_daily --from-date A --to-date B`.
+the next day. Positions are a chain (a day starts from the day before), so runs go one at a
+time (`max_active_runs=1`) and a backfill builds the days in date order:
+`airflow backfill create --dag-id periodic_reports_daily --from-date A --to-date B`. A day
+whose previous trading day was never built fails in `fct_positions_daily`, naming the day to
+backfill from.
 To rebuild one past day, trigger with **Report date**; then rebuild the days after it too,
 since their positions start from it.
 """
@@ -142,14 +145,14 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     dag_id="periodic_reports_daily",
     dag_display_name="Positions, daily trading, large trader (daily)",
     schedule=BusinessDayTimetable(run_after_hours=2),
-    start_date=datetime(2026, 1, 1),
+    # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
+    # before start_date would create no task and "succeed" doing nothing.
+    start_date=datetime(2018, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=2),
-        # Positions are a chain: a day builds on the day before.
-        "depends_on_past": True,
         "on_success_callback": audit_task_success,
         "on_failure_callback": audit_task_failure,
     },

@@ -1,4 +1,4 @@
-"""# Periodic reports, one calendar month: large trader (and execution quality).
+"""# Periodic reports, one calendar month: large trader and execution quality.
 
 Builds the month's reports from what the daily DAG (`periodic_reports_daily`) built for each
 business day of the month, and archives them write-once.
@@ -9,7 +9,11 @@ business day of the month, and archives them write-once.
 2. `dbt_monthly` runs the dbt models tagged `monthly` (astronomer-cosmos), each with its tests:
    `rpt_large_trader_monthly` (SEC Rule 13h-1: per discretion group, the month's NMS shares and
    US dollar value against 20M shares / $200M, the days at a daily threshold, the alert level
-   and unidentified large traders).
+   and unidentified large traders), `rpt_execution_quality_monthly` and
+   `rpt_execution_quality_realized_monthly` (SEC Rule 605 style, per instrument, order category
+   and size band: effective and quoted spreads, E/Q, price improvement, share-weighted time to
+   execution, realized spreads at 50 ms, 1 s, 15 s, 1 min and 5 min), aggregated from the
+   daily per-order and per-fill facts the daily DAG builds against the NBBO.
 3. Per report: `validate_<report>` (Great Expectations; **a failure stops that report**),
    `render_<report>` (CSV and SHA-256 manifest), `archive_<report>` (Object Lock COMPLIANCE),
    `register_<report>` (report registry, audit trail; large trader alerts are audited as
@@ -38,7 +42,7 @@ from regreport.timetables import MonthlyTimetable
 SETTINGS = config.Settings.from_env()
 MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
 #: The reports this DAG builds (`regreport.periodic.REPORTS`).
-REPORTS = ("large_trader_monthly",)
+REPORTS = ("large_trader_monthly", "execution_quality")
 
 PERIOD_START = (
     "{{ (params.report_month ~ '-01T00:00:00+00:00') if params.report_month"
@@ -134,7 +138,9 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     dag_id="periodic_reports_monthly",
     dag_display_name="Large trader and execution quality (monthly)",
     schedule=MonthlyTimetable(run_after_hours=6),
-    start_date=datetime(2026, 1, 1),
+    # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
+    # before start_date would create no task and "succeed" doing nothing.
+    start_date=datetime(2018, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={

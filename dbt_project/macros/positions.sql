@@ -132,3 +132,23 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    The order size band of a notional (var execution_quality_size_bands, the
+    lower bounds in increasing order): "250-1000", the last one ">=200000";
+    NO_QUOTE when the notional is unknown.
+#}
+{% macro size_band(notional) -%}
+    {%- set bands = var('execution_quality_size_bands') -%}
+    case
+        when {{ notional }} is null then 'NO_QUOTE'
+        {%- for lower in bands | reverse %}
+            {%- set index = bands | length - loop.index %}
+            {%- if index == bands | length - 1 %}
+        when {{ notional }} >= {{ lower }} then '>={{ lower }}'
+            {%- else %}
+        when {{ notional }} >= {{ lower }} then '{{ lower }}-{{ bands[index + 1] }}'
+            {%- endif %}
+        {%- endfor %}
+    end
+{%- endmacro %}

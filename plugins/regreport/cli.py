@@ -248,6 +248,81 @@ def _run(settings: Settings, day: date) -> None:
     _print_summary(summary, seconds)
 
 
+@main.group()
+def periodic() -> None:
+    """Positions, daily trading, large trader (13h-1) and execution quality (Rule 605 style)."""
+
+
+@periodic.command("run")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business day to build.")
+@click.option(
+    "--month",
+    type=click.DateTime(["%Y-%m"]),
+    help="Build the calendar month's reports instead (its days must be built first).",
+)
+def periodic_run(day: datetime | None, month: datetime | None) -> None:
+    """Run periodic_reports_daily for a day (or _monthly for a month) and list its files."""
+    settings = _settings()
+    if month is not None:
+        _run_periodic(settings, month.date(), monthly=True)
+    else:
+        _run_periodic(settings, day.date() if day else _default_day(), monthly=False)
+
+
+def _run_periodic(settings: Settings, day: date, *, monthly: bool) -> None:
+    from regreport import local_airflow, periodic
+
+    dag_id = "periodic_reports_monthly" if monthly else "periodic_reports_daily"
+    conf = {"report_month": f"{day:%Y-%m}"} if monthly else {"report_date": day.isoformat()}
+    period = day.replace(day=1) if monthly else day
+    local_airflow.prepare(settings, log=click.echo)
+    click.echo(f"run: {dag_id} for {conf} (airflow dags test; task logs follow)")
+    started = time.monotonic()
+    # The logical date only names the run; the period comes from the params.
+    logical = datetime.now(tz=UTC).replace(microsecond=0).isoformat()
+    code = local_airflow.dags_test(settings, dag_id, logical, conf=conf)
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise click.ClickException(
+            f"{dag_id} failed for {period} (exit {code}) after {seconds:.0f} s; see the task "
+            f"logs above and under {settings.airflow_home / 'logs'}"
+        )
+    click.echo(f"\n{dag_id}: {period} built in {seconds:.0f} s")
+    _print_period_files(settings, period, [
+        r.report_type for r in periodic.REPORTS.values()
+        if (r.tables[0].period_column == "month_start") == monthly
+    ])  # fmt: skip
+
+
+def _print_period_files(settings: Settings, period: date, report_types: list[str]) -> None:
+    """The registered files of `period`, newest submission first, with their alerts."""
+    import psycopg
+
+    from regreport import registry
+
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        rows = [
+            r
+            for report_type in report_types
+            for r in registry.list_reports(conn, report_type)
+            if r["period_start"] == period
+        ]
+        alerts = conn.execute(
+            """select object_id, after->>'alert_level', after->>'unidentified_large_trader'
+               from regreport.audit_log where action = 'large_trader.alert'
+                 and after->>'period_start' = %s order by seq""",
+            (period.isoformat(),),
+        ).fetchall()
+    for r in rows:
+        click.echo(
+            f"  {r['report_type']:<20} S{r['submission_seq']:03d} part {r['part']}/"
+            f"{r['part_count']}  {r['record_count']:>8,} rows  {r['sha256'][:12]}  {r['s3_uri']}"
+        )
+    for group, level, unidentified in dict.fromkeys(alerts):
+        flag = ", unidentified large trader" if unidentified == "true" else ""
+        click.secho(f"  large trader alert: {level} {group}{flag}", fg="yellow")
+
+
 def _load_summary(settings: Settings, day: date) -> dict[str, Any] | None:
     from regreport.pipeline import summary_path
 
@@ -368,7 +443,10 @@ def _print_regulator(s: dict[str, Any]) -> None:
 @click.option("--orders", default=50_000, show_default=True, help="Orders to generate.")
 @click.option("--seed", default=42, show_default=True)
 def demo(day: datetime | None, orders: int, seed: int) -> None:
-    """Start the services, generate a business day, report it, print the summary."""
+    """Start the services, generate a business day, report it, print the summary.
+
+    Then build the same day's periodic reports (positions, daily trading, large trader).
+    """
     from regreport import services as svc
 
     settings = _settings()
@@ -378,6 +456,8 @@ def demo(day: datetime | None, orders: int, seed: int) -> None:
     _generate(settings, the_day, orders, seed)
     _publish_reference_data(settings)
     _run(settings, the_day)
+    # The books and records of the same day: positions, daily trading, large trader.
+    _run_periodic(settings, the_day, monthly=False)
 
 
 def _publish_reference_data(settings: Settings) -> None:

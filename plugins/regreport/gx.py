@@ -91,6 +91,12 @@ LARGE_TRADER_MONTHLY = ReportCheck(
     table="rpt_large_trader_monthly",
     period_column="month_start",
 )
+EXECUTION_QUALITY = ReportCheck(
+    suite="rpt__execution_quality",
+    schema="reports",
+    table="rpt_execution_quality_monthly",
+    period_column="month_start",
+)
 
 CHECKPOINTS: dict[str, ReportCheck] = {
     "mifir_transactions_daily__report": MIFIR_RTS22,
@@ -98,6 +104,7 @@ CHECKPOINTS: dict[str, ReportCheck] = {
     "daily_trading__report": DAILY_TRADING,
     "large_trader_daily__report": LARGE_TRADER_DAILY,
     "large_trader_monthly__report": LARGE_TRADER_MONTHLY,
+    "execution_quality_monthly__report": EXECUTION_QUALITY,
 }
 
 

@@ -105,9 +105,28 @@ LARGE_TRADER_MONTHLY = PeriodicReport(
     checkpoint="large_trader_monthly__report",
     alerts=True,
 )
+EXECUTION_QUALITY = PeriodicReport(
+    report_type="execution_quality",
+    title="Execution quality (SEC Rule 605 style), calendar month",
+    tables=(
+        ReportTable(
+            "reports.rpt_execution_quality_monthly",
+            "month_start",
+            ("instrument_id", "order_category", "size_band"),
+        ),
+        ReportTable(
+            "reports.rpt_execution_quality_realized_monthly",
+            "month_start",
+            ("instrument_id", "order_category", "size_band", "horizon_ms"),
+            part="REALIZED",
+        ),
+    ),
+    checkpoint="execution_quality_monthly__report",
+)
 #: Every periodic report, by report type.
 REPORTS: dict[str, PeriodicReport] = {
-    r.report_type: r for r in (POSITIONS, DAILY_TRADING, LARGE_TRADER_DAILY, LARGE_TRADER_MONTHLY)
+    r.report_type: r
+    for r in (POSITIONS, DAILY_TRADING, LARGE_TRADER_DAILY, LARGE_TRADER_MONTHLY, EXECUTION_QUALITY)
 }
 
 

@@ -101,3 +101,12 @@ def test_feedback_wait_is_deferrable(dagbag) -> None:
     assert kwargs["known"] == ["a", "b"]
     assert "password" not in json.dumps(kwargs)
     assert "mifir_feedback_collect" in dagbag.dags
+
+
+def test_report_dags_can_backfill_years_back(dagbag) -> None:
+    """A run before a DAG's start_date creates no task and "succeeds" having done nothing:
+    report DAGs must accept every period since MiFIR II began."""
+    for dag_id, dag in dagbag.dags.items():
+        if "/report/" in dag.fileloc:
+            assert dag.start_date <= pendulum.datetime(2018, 1, 3, tz="UTC"), dag_id
+            assert dag.catchup is False, dag_id  # and no flood of runs on deployment

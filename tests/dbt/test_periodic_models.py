@@ -30,6 +30,14 @@ shares / $100,000 a day, 3,000 shares / $250,000 a month, warning from 80 %.
 - Day 1: N1 A3 NMS BUY 600 @ 100.00 (T1); N2 A4 NMS SELL 300 @ 101.00 (T2); N3 A5 OPT BUY 2
   @ 5.00 (algo); N4 A3 NMS BUY 100 @ 100.00 busted.
 - Day 2: N5 A3 NMS BUY 500 @ 102.00 (T1); N6 A4 NMS BUY 600 @ 102.50 (T1).
+
+Execution quality (Rule 605 style) on day 1, a CHF share EQS traded by A6 (see `_EQ_SQL`):
+NBBO Q1 10:00:00 9.98 / 10.02 (mid 10.00), Q2 10:00:10 9.99 / 10.01 (mid 10.00), Q3 10:01:00
+10.05 / 10.09 (mid 10.07), Q4 10:06:00 9.90 / 9.94 (mid 9.92); orders O1 market buy 100
+(10:00:05, filled 100 @ 10.01 at 10:00:05.5), O2 sell limit 9.98 x 200 (10:00:06, marketable:
+filled 120 @ 9.98 at 10:00:07 and 80 @ 9.99 at 10:00:08), O3 buy limit 10.00 x 50 (10:00:20,
+not marketable, executable at Q4, filled 50 @ 9.95 at 10:06:30), O4 buy limit 9.00 x 10
+(10:00:30, never filled), O5 market sell 30 (09:59:00, before any quote; filled 30 @ 9.97).
 """
 
 from __future__ import annotations
@@ -63,6 +71,8 @@ SCHEMA_SQL = REPO / "plugins" / "regreport" / "sql" / "qsuite_schema.sql"
 DB = "regreport_dbt_periodic"
 DAY1 = date(2026, 4, 1)
 DAY2 = date(2026, 4, 2)
+DAY3 = date(2026, 4, 3)
+DAY6 = date(2026, 4, 6)
 
 _REFERENCE_SQL = """
 insert into qsuite.firm values (1, 'QSUITEFIRM0000000017', 'QSuite Securities AG', 'DE', true);
@@ -74,7 +84,8 @@ insert into qsuite.accounts (account_id, account_type, lei, legal_name, opened_a
     ('A3', 'LEGAL', 'CLIENTFUND0000000092', 'Managed One', '2020-01-01Z', 'G1', null),
     ('A4', 'LEGAL', 'CLIENTFUND0000000092', 'Managed Two', '2020-01-01Z', 'G1', ' '),
     ('A5', 'LEGAL', 'CLIENTFUND0000000092', 'Registered', '2020-01-01Z', null,
-     '12345678-0001');
+     '12345678-0001'),
+    ('A6', 'LEGAL', 'CLIENTFUND0000000092', 'Measured', '2020-01-01Z', null, null);
 insert into qsuite.traders values
     ('T1', 'Marie', 'Dupont', '1980-05-17', 'FR', 'FR19800517MARIEDUPON', 'CONCAT', 'DE'),
     ('T2', 'Anna', 'Schmidt', '1985-07-01', 'DE', 'DE19850701ANNA#SCHMI', 'CONCAT', 'DE');
@@ -94,7 +105,36 @@ values
     (5, 'US5949181045', 'ESVUFR', 'NMS share', 'USD', 'XNAS', 'SHARE', 0.01, 100, 'MONE', 'UNIT',
      null, null),
     (6, 'US00000OPT11', 'OCASPS', 'NMS option', 'USD', 'XCBO', 'OPTION', 0.05, 5, 'MONE', 'UNIT',
-     null, 100);
+     null, 100),
+    (7, 'CH0012005267', 'ESVUFR', 'CHF share', 'CHF', 'XETR', 'SHARE', 0.01, 10, 'MONE', 'UNIT',
+     null, null);
+"""
+
+_EQ_SQL = """
+insert into qsuite.quotes values
+    (7, '2026-04-01 10:00:00Z', 9.98, 1000, 10.02, 1000, 'CHF'),
+    (7, '2026-04-01 10:00:10Z', 9.99, 1000, 10.01, 1000, 'CHF'),
+    (7, '2026-04-01 10:01:00Z', 10.05, 1000, 10.09, 1000, 'CHF'),
+    (7, '2026-04-01 10:06:00Z', 9.90, 1000, 9.94, 1000, 'CHF');
+insert into qsuite.orders (order_id, account_id, instrument_id, trader_id, side, order_type,
+    limit_price, quantity, time_in_force, status, created_at, updated_at) values
+    (51, 'A6', 7, 'T1', 'BUY', 'MARKET', null, 100, 'DAY', 'FILLED', '2026-04-01 10:00:05Z',
+     '2026-04-01 10:00:05Z'),
+    (52, 'A6', 7, 'T1', 'SELL', 'LIMIT', 9.98, 200, 'DAY', 'FILLED', '2026-04-01 10:00:06Z',
+     '2026-04-01 10:00:06Z'),
+    (53, 'A6', 7, 'T1', 'BUY', 'LIMIT', 10.00, 50, 'DAY', 'FILLED', '2026-04-01 10:00:20Z',
+     '2026-04-01 10:00:20Z'),
+    (54, 'A6', 7, 'T1', 'BUY', 'LIMIT', 9.00, 10, 'DAY', 'NEW', '2026-04-01 10:00:30Z',
+     '2026-04-01 10:00:30Z'),
+    (55, 'A6', 7, 'T1', 'SELL', 'MARKET', null, 30, 'DAY', 'FILLED', '2026-04-01 09:59:00Z',
+     '2026-04-01 09:59:00Z');
+insert into qsuite.executions (execution_id, order_id, executed_at, quantity, price, currency,
+    venue_mic, trading_capacity, updated_at) values
+    (61, 51, '2026-04-01 10:00:05.5Z', 100, 10.01, 'CHF', 'XETR', 'AOTC', '2026-04-01 10:00:05.5Z'),
+    (62, 52, '2026-04-01 10:00:07Z', 120, 9.98, 'CHF', 'XETR', 'AOTC', '2026-04-01 10:00:07Z'),
+    (63, 52, '2026-04-01 10:00:08Z', 80, 9.99, 'CHF', 'XETR', 'AOTC', '2026-04-01 10:00:08Z'),
+    (64, 53, '2026-04-01 10:06:30Z', 50, 9.95, 'CHF', 'XETR', 'AOTC', '2026-04-01 10:06:30Z'),
+    (65, 55, '2026-04-01 09:59:01Z', 30, 9.97, 'CHF', 'XETR', 'AOTC', '2026-04-01 09:59:01Z');
 """
 
 #: (id, account, instrument, side, qty, price, currency, trader, algo, hh:mm, status, kind)
@@ -114,6 +154,11 @@ _FILLS: dict[date, list[tuple[Any, ...]]] = {
         (23, "A5", 6, "BUY", "2", "5.00", "USD", None, "ALG1", "15:30", "LIVE", "TRADE"),
         (24, "A3", 5, "BUY", "100", "100.00", "USD", "T1", None, "16:00", "CANCELLED", "TRADE"),
     ],
+    # Only for the gap check: landed (fct_executions) but its positions never built.
+    DAY3: [
+        (31, "A1", 1, "BUY", "1", "10.00", "EUR", "T1", None, "09:00", "LIVE", "TRADE"),
+    ],
+    DAY6: [],
     DAY2: [
         (11, "A1", 1, "SELL", "150", "12.00", "EUR", "T1", None, "09:00", "LIVE", "TRADE"),
         (12, "A1", 1, "BUY", "30", "11.00", "EUR", "T1", None, "10:00", "LIVE", "TRADE"),
@@ -160,7 +205,16 @@ THRESHOLDS = {
 }
 
 
-def _build(day: date, dsn: str, settings: Settings, work: Path, *, month: bool = False) -> None:
+def _build(
+    day: date,
+    dsn: str,
+    settings: Settings,
+    work: Path,
+    *,
+    month: bool = False,
+    select: str | None = None,
+    fails: bool = False,
+) -> str:
     """Land the day with the real extract, then build the daily models for it (or, with
     `month`, the monthly models for the day's calendar month)."""
     start, end = _bounds(day)
@@ -182,10 +236,15 @@ def _build(day: date, dsn: str, settings: Settings, work: Path, *, month: bool =
     result = subprocess.run(
         [str(DBT), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
          "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-         "--select", "tag:monthly" if month else "+tag:daily", "--vars", json.dumps(period)],
+         "--select", select or ("tag:monthly" if month else "+tag:daily"),
+         "--vars", json.dumps(period)],
         cwd=DBT_DIR, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert result.returncode == 0, f"dbt build failed:\n{result.stdout}\n{result.stderr}"
+    if fails:
+        assert result.returncode != 0, "dbt build should have failed"
+    else:
+        assert result.returncode == 0, f"dbt build failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
 
 
 def _rows(dsn: str, query: str) -> list[dict[str, Any]]:
@@ -203,6 +262,15 @@ LARGE_DAILY = (
 )
 LARGE_MONTHLY = (
     "select * from reports.rpt_large_trader_monthly order by month_start, discretion_group_id"
+)
+EQ = (
+    "select * from reports.rpt_execution_quality_monthly where instrument_id = 7"
+    " order by order_category, size_band"
+)
+EQ_REALIZED = (
+    "select order_category, size_band, horizon_ms, executed_quantity, avg_realized_spread"
+    " from reports.rpt_execution_quality_realized_monthly where instrument_id = 7"
+    " order by order_category, size_band, horizon_ms"
 )
 SUMMARY = (
     "select trading_date, currency, trades, volume, traded_value, symbols, trading_accounts,"
@@ -227,8 +295,9 @@ def built(
         with psycopg.connect(dsn) as conn:
             conn.execute(SCHEMA_SQL.read_text())  # type: ignore[arg-type]
             conn.execute(_REFERENCE_SQL)  # type: ignore[arg-type]
-            _insert_fills(conn, DAY1)
-            _insert_fills(conn, DAY2)
+            for day in (DAY1, DAY2, DAY3):
+                _insert_fills(conn, day)
+            conn.execute(_EQ_SQL)  # type: ignore[arg-type]
         _build(DAY1, dsn, settings, work)
         _build(DAY2, dsn, settings, work)
         _build(DAY2, dsn, settings, work, month=True)
@@ -238,13 +307,21 @@ def built(
             "trades": _rows(dsn, "select * from reports.rpt_daily_trading order by execution_id"),
             "large_daily": _rows(dsn, LARGE_DAILY),
             "large_monthly": _rows(dsn, LARGE_MONTHLY),
+            "eq": _rows(dsn, EQ),
+            "eq_realized": _rows(dsn, EQ_REALIZED),
         }
         _build(DAY2, dsn, settings, work)
         _build(DAY1, dsn, settings, work)
+        again = {"positions_again": _rows(dsn, POSITIONS), "summary_again": _rows(dsn, SUMMARY)}
+        # The 3rd lands (the MiFIR DAG builds fct_executions every day) but its positions are
+        # never built: building the 6th must fail, naming the 3rd.
+        _build(DAY3, dsn, settings, work, select="+fct_executions")
+        gap = _build(DAY6, dsn, settings, work, fails=True)
         yield {
             **first,
-            "positions_again": _rows(dsn, POSITIONS),
-            "summary_again": _rows(dsn, SUMMARY),
+            **again,
+            "gap": gap,
+            "positions_after_gap": _rows(dsn, POSITIONS),
         }
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -318,7 +395,7 @@ def test_daily_trading_lines(built: dict[str, Any]) -> None:
     trades = built["trades"]
     # Not E6 (busted) nor E7 (internal transfer).
     assert [t["execution_id"] for t in trades] == [1, 2, 3, 4, 5, 8, 11, 12, 13, 14, 21, 22, 23,
-                                                   25, 26]  # fmt: skip
+                                                   25, 26, 61, 62, 63, 64, 65]  # fmt: skip
     notional = {t["execution_id"]: t["notional"] for t in trades}
     # Shares qty x price; the bond nominal x price / 100; the future x its multiplier.
     assert (notional[1], notional[3]) == (Decimal("1000"), Decimal("360"))
@@ -330,6 +407,9 @@ def test_daily_trading_lines(built: dict[str, Any]) -> None:
 def test_daily_trading_summary(built: dict[str, Any]) -> None:
     rows = [tuple(r.values()) for r in built["summary"]]
     assert rows == [
+        # CHF day 1 (the execution-quality fills of A6, all by T1): 100 + 120 + 80 + 50 + 30
+        # = 380 units; 1001 + 1197.6 + 799.2 + 497.5 + 299.1 = 3794.4 CHF.
+        (DAY1, "CHF", 5, _d("380"), _d("3794.4"), 1, 1, 1),
         # EUR day 1: E1-E5: 100 + 50 + 30 + 10000 + 5 = 10185 units;
         # 1000 + 650 + 360 + 9950 + 10000 = 21960 EUR; 3 symbols, 2 accounts,
         # traders T1 and T2 (E5 was an algo's).
@@ -401,3 +481,76 @@ def test_large_trader_monthly(built: dict[str, Any]) -> None:
         (april, "G1", 2, _d("2000"), _d("202800"), _d("66.67"), _d("81.12"), _d("112.50"), 1,
          "THRESHOLD", True),
     ]  # fmt: skip
+
+
+def test_a_day_after_a_day_never_built_is_refused(built: dict[str, Any]) -> None:
+    assert (
+        "positions of 2026-04-03 were never built, but it has fills: build every date from"
+        " 2026-04-03 in order (backfill) before 2026-04-06"
+    ) in built["gap"]
+    assert built["positions_after_gap"] == built["positions"]  # nothing of the 6th written
+
+
+EQ_COLUMNS = (
+    "order_category", "size_band", "covered_orders", "covered_quantity", "executed_orders",
+    "executed_quantity", "measured_fills", "avg_effective_spread", "avg_quoted_spread",
+    "effective_over_quoted_pct", "avg_time_to_execution_ms", "orders_price_improved",
+    "pct_orders_price_improved", "avg_price_improvement", "quantity_improved",
+    "quantity_at_quote", "quantity_outside_quote",
+)  # fmt: skip
+
+
+def test_execution_quality_monthly(built: dict[str, Any]) -> None:
+    rows = [_large(r, *EQ_COLUMNS) for r in built["eq"]]
+    assert rows == [
+        # O1 market buy 100, receipt Q1 (mid 10.00, spread 0.04), notional 100 x 10.00 = 1000.
+        # Fill 10.01: effective 2 x (10.01 - 10.00) = 0.02; E/Q 0.02 / 0.04 = 50 %; 500 ms;
+        # improvement 10.02 - 10.01 = 0.01 per share: improved.
+        ("MARKET", "1000-5000", 1, _d("100"), 1, _d("100"), 1, _d("0.02"), _d("0.04"),
+         _d("50.00"), _d("500.000"), 1, _d("100.00"), _d("0.01"), _d("100"), 0, 0),
+        # O2 sell limit 9.98 (<= bid 9.98: marketable), 200 x 10.00 = 2000. Fills 120 @ 9.98
+        # (effective 2 x (10.00 - 9.98) = 0.04, improvement 0) and 80 @ 9.99 (0.02, 0.01):
+        # effective (120 x 0.04 + 80 x 0.02) / 200 = 0.032, E/Q 80 %; time (120 x 1000
+        # + 80 x 2000) / 200 = 1400 ms; order improvement (80 x 0.01) / 200 = 0.004 > 0.
+        ("MARKETABLE_LIMIT", "1000-5000", 1, _d("200"), 1, _d("200"), 2, _d("0.032"),
+         _d("0.04"), _d("80.00"), _d("1400.000"), 1, _d("100.00"), _d("0.004"), _d("200"), 0,
+         0),
+        # O4 buy limit 9.00 x 10 (notional 10 x 10.00 = 100): never filled.
+        ("NON_MARKETABLE_LIMIT", "0-250", 1, _d("10"), 0, 0, 0, None, None, None, None, 0,
+         None, None, 0, 0, 0),
+        # O3 buy limit 10.00 x 50 (< offer 10.01 at receipt; 500): executable at Q4 (offer 9.94)
+        # at 10:06:00, filled 50 @ 9.95 at 10:06:30: effective 2 x (9.95 - 9.92) = 0.06, E/Q
+        # 150 %, 30,000 ms; improvement 9.94 - 9.95 = -0.01: outside the quote.
+        ("NON_MARKETABLE_LIMIT", "250-1000", 1, _d("50"), 1, _d("50"), 1, _d("0.06"),
+         _d("0.04"), _d("150.00"), _d("30000.000"), 0, _d("0.00"), None, 0, 0, _d("50")),
+        # O5 market sell at 09:59, before any quote: counted (and its fill), never measured.
+        ("NO_QUOTE", "NO_QUOTE", 1, _d("30"), 1, _d("30"), 0, None, None, None, None, 0, None,
+         None, 0, 0, 0),
+    ]  # fmt: skip
+
+
+def test_execution_quality_realized_spreads(built: dict[str, Any]) -> None:
+    rows = [tuple(r.values()) for r in built["eq_realized"]]
+    # Horizons 50 ms, 1 s and 15 s after each fill still see Q1 or Q2 (mid 10.00); 1 min and
+    # 5 min see Q3 (mid 10.07), except O3's fill at 10:06:30, after the last quote Q4 (9.92).
+    assert rows == [
+        # O1 buy @ 10.01: 2 x (10.01 - 10.00) = 0.02; then 2 x (10.01 - 10.07) = -0.12.
+        ("MARKET", "1000-5000", 50, _d("100"), _d("0.02")),
+        ("MARKET", "1000-5000", 1000, _d("100"), _d("0.02")),
+        ("MARKET", "1000-5000", 15000, _d("100"), _d("0.02")),
+        ("MARKET", "1000-5000", 60000, _d("100"), _d("-0.12")),
+        ("MARKET", "1000-5000", 300000, _d("100"), _d("-0.12")),
+        # O2 sells 120 @ 9.98 and 80 @ 9.99: (120 x 0.04 + 80 x 0.02) / 200 = 0.032; then
+        # 2 x (10.07 - 9.98) = 0.18 and 2 x (10.07 - 9.99) = 0.16: (21.6 + 12.8) / 200 = 0.172.
+        ("MARKETABLE_LIMIT", "1000-5000", 50, _d("200"), _d("0.032")),
+        ("MARKETABLE_LIMIT", "1000-5000", 1000, _d("200"), _d("0.032")),
+        ("MARKETABLE_LIMIT", "1000-5000", 15000, _d("200"), _d("0.032")),
+        ("MARKETABLE_LIMIT", "1000-5000", 60000, _d("200"), _d("0.172")),
+        ("MARKETABLE_LIMIT", "1000-5000", 300000, _d("200"), _d("0.172")),
+        # O3 buy @ 9.95 after the day's last quote (9.92): 0.06 at every horizon.
+        ("NON_MARKETABLE_LIMIT", "250-1000", 50, _d("50"), _d("0.06")),
+        ("NON_MARKETABLE_LIMIT", "250-1000", 1000, _d("50"), _d("0.06")),
+        ("NON_MARKETABLE_LIMIT", "250-1000", 15000, _d("50"), _d("0.06")),
+        ("NON_MARKETABLE_LIMIT", "250-1000", 60000, _d("50"), _d("0.06")),
+        ("NON_MARKETABLE_LIMIT", "250-1000", 300000, _d("50"), _d("0.06")),
+    ]

@@ -46,7 +46,12 @@ def _datasources() -> dict[str, Any]:
 
 
 def _contract_columns() -> dict[str, list[str]]:
-    models = yaml.safe_load(REPORTS_YML.read_text())["models"]
+    """Columns of every report model (models/reports/**/*.yml)."""
+    models = [
+        model
+        for path in sorted(REPORTS_YML.parent.rglob("*.yml"))
+        for model in yaml.safe_load(path.read_text()).get("models", [])
+    ]
     return {m["name"]: [c["name"] for c in m["columns"]] for m in models}
 
 

@@ -3,6 +3,10 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_business_date('business_date') }}",
+        post_hook=[
+            "create index if not exists fct_large_trader_activity_daily_date_idx"
+            " on {{ this }} (business_date)",
+        ],
     )
 }}
 
