@@ -97,6 +97,10 @@ dbt-docs: install ## Generate the dbt docs (the data dictionary)
 bench: install ## Run the benchmarks and write docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
+.PHONY: bench-periodic
+bench-periodic: install ## Benchmark the periodic reports (30 days x 200k orders; ~1 h) into docs/benchmarks.md
+	$(BIN)/python -m benchmarks.periodic
+
 .PHONY: clean
 clean: down ## Stop services and delete local state (.regreport/, and the cluster if it lives outside)
 	@test -x $(BIN)/python && rm -rf "$$($(BIN)/python -c 'from regreport.config import Settings; from regreport.services.postgres import data_dir; print(data_dir(Settings.from_env()))')" || true

@@ -6,21 +6,28 @@ write-once, for the retention period (SEC 17a-3(a)(1) blotter, (a)(5) positions;
 1. `extract_period` lands the day's orders, executions and quotes and all reference data in
    the warehouse `raw` schema (the same idempotent extract as the MiFIR DAG).
 2. `dbt_periodic` runs the dbt models tagged `daily` and everything upstream of them
-   (astronomer-cosmos): `fct_executions`, `fct_positions_daily` (net position and weighted
-   average cost per account and instrument, built from the previous day's positions), and the
-   report models `rpt_positions`, `rpt_daily_trading` and `rpt_daily_trading_summary`, each with
-   its tests, and `rpt_large_trader_daily` (SEC Rule 13h-1: NMS shares and dollar value per
-   discretion group, the day and the month to date, against 2M shares / $20M a day and 20M /
-   $200M a month; WARNING from 80 %, THRESHOLD at 100 %, unidentified large traders). The
-   positions model refuses to build a day when an earlier trading day with fills
-   was never built: positions are a chain, so backfill from that day instead.
+   (astronomer-cosmos), each with its tests:
+   - `fct_positions_daily` / `rpt_positions`: net position and weighted average cost per
+     account and instrument, built from the previous day's positions;
+   - `rpt_daily_trading`, `rpt_daily_trading_summary`: the day's trades and their summary;
+   - `rpt_large_trader_daily` (SEC Rule 13h-1): NMS shares and dollar value per discretion
+     group, the day and the month to date, against 2M shares / $20M a day and 20M / $200M a
+     month; WARNING from 80 %, THRESHOLD at 100 %, unidentified large traders;
+   - `rpt_risk_limits_daily`: each account's use of the limits in force (daily and per-order
+     notional, order quantity, gross position), in the limit's currency at the day's
+     reference FX rates;
+   - the Rule 605 facts the monthly DAG aggregates (`fct_nbbo_daily`,
+     `fct_execution_quality_orders`, `fct_execution_quality_fills`).
+   The positions model refuses to build a day when an earlier trading day with fills was
+   never built: positions are a chain, so backfill from that day instead.
 3. `validate_<report>` runs the report's Great Expectations checkpoint. **A failure stops that
    report**: nothing is rendered or archived.
 4. `render_<report>` writes the CSV files (positions also as XML) and their SHA-256
    manifests; `archive_<report>` puts them in the Object Lock bucket (COMPLIANCE);
    `register_<report>` records them in `regreport.report_registry`. A rerun over unchanged data
-   reproduces the files byte for byte and archives nothing new. Large trader alerts are
-   logged and written to the audit trail (`large_trader.alert`).
+   reproduces the files byte for byte and archives nothing new. Large trader alerts and
+   risk limit breaches and warnings are logged and written to the audit trail
+   (`large_trader.alert`, `risk.limit`).
 
 **Period:** one business day, 00:00 to 24:00 UTC (`BusinessDayTimetable`), run at 02:00 UTC
 the next day. Positions are a chain (a day starts from the day before), so runs go one at a
@@ -49,7 +56,7 @@ from regreport.timetables import BusinessDayTimetable, report_period
 SETTINGS = config.Settings.from_env()
 MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
 #: The reports this DAG builds (`regreport.periodic.REPORTS`).
-REPORTS = ("positions", "daily_trading", "large_trader_daily")
+REPORTS = ("positions", "daily_trading", "large_trader_daily", "risk_limits")
 
 PERIOD_START = (
     "{{ (params.report_date ~ 'T00:00:00+00:00') if params.report_date"
@@ -143,7 +150,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 
 @dag(
     dag_id="periodic_reports_daily",
-    dag_display_name="Positions, daily trading, large trader (daily)",
+    dag_display_name="Positions, trading, large trader, risk limits (daily)",
     schedule=BusinessDayTimetable(run_after_hours=2),
     # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
     # before start_date would create no task and "succeed" doing nothing.

@@ -308,8 +308,12 @@ def _print_period_files(settings: Settings, period: date, report_types: list[str
             if r["period_start"] == period
         ]
         alerts = conn.execute(
-            """select object_id, after->>'alert_level', after->>'unidentified_large_trader'
-               from regreport.audit_log where action = 'large_trader.alert'
+            """select action, object_id,
+                      coalesce(after->>'alert_level', after->>'status'),
+                      coalesce(after->>'rule_id', ''),
+                      after->>'unidentified_large_trader'
+               from regreport.audit_log
+               where action in ('large_trader.alert', 'risk.limit')
                  and after->>'period_start' = %s order by seq""",
             (period.isoformat(),),
         ).fetchall()
@@ -318,9 +322,12 @@ def _print_period_files(settings: Settings, period: date, report_types: list[str
             f"  {r['report_type']:<20} S{r['submission_seq']:03d} part {r['part']}/"
             f"{r['part_count']}  {r['record_count']:>8,} rows  {r['sha256'][:12]}  {r['s3_uri']}"
         )
-    for group, level, unidentified in dict.fromkeys(alerts):
+    for action, subject, level, rule, unidentified in dict.fromkeys(alerts):
+        if action == "risk.limit":
+            click.secho(f"  risk limit: {level} account {subject} {rule}", fg="yellow")
+            continue
         flag = ", unidentified large trader" if unidentified == "true" else ""
-        click.secho(f"  large trader alert: {level} {group}{flag}", fg="yellow")
+        click.secho(f"  large trader alert: {level} {subject}{flag}", fg="yellow")
 
 
 def _load_summary(settings: Settings, day: date) -> dict[str, Any] | None:

@@ -50,6 +50,7 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "algos",
     "instruments",
     "compliance_rules",
+    "fx_rates",
 )
 
 

@@ -114,6 +114,7 @@ _TABLE_COLUMNS = {
     "is_sovereign maturity_date expiry_date underlying_isin option_type strike_price "
     "strike_currency exercise_style delivery_type price_multiplier",
     "compliance_rules": "rule_id account_id rule_type threshold currency valid_from",
+    "fx_rates": "rate_date currency eur_per_unit",
     "orders": "order_id account_id instrument_id trader_id algo_id side order_type limit_price "
     "quantity time_in_force status decision_trader_id client_executes transmitted_by_lei "
     "short_selling_ind created_at updated_at",
@@ -126,6 +127,7 @@ _TABLE_KEYS = {
     "compliance_rules": "rule_id valid_from",
     "quotes": "instrument_id quoted_at",
     "account_joint_holders": "account_id holder_seq",
+    "fx_rates": "rate_date currency",
 }
 #: Columns and primary keys of the tables this module writes, in load (foreign key) order.
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -133,10 +135,10 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     for table, columns in _TABLE_COLUMNS.items()
 }
 REFERENCE_TABLES = ("firm", "venues", "accounts", "account_joint_holders", "traders", "algos")
-REFERENCE_TABLES += ("instruments", "compliance_rules")
+REFERENCE_TABLES += ("instruments", "compliance_rules", "fx_rates")
 #: Reference tables nothing references: replaced whole rather than upserted, so that holders
 #: of a previous seed's joint accounts do not linger.
-_REPLACED_TABLES = ("account_joint_holders",)
+_REPLACED_TABLES = ("account_joint_holders", "fx_rates")
 DAY_TABLES = ("quotes", "orders", "executions")
 
 
@@ -895,6 +897,28 @@ def _discretion(account: Row) -> tuple[str | None, str | None]:
     return None, None
 
 
+#: EUR per unit of each currency the instruments are priced in, around which the synthetic
+#: reference rates move (a smooth yearly swing of +-3 %, the same for every seed).
+FX_BASE = {"USD": 0.92, "GBP": 1.17, "CHF": 1.05, "JPY": 0.0062}
+FX_FIRST, FX_LAST = date(2018, 1, 1), date(2030, 12, 31)
+
+
+def fx_rates() -> list[Row]:
+    """Daily reference rates (EUR per unit) for the currencies of `FX_BASE`.
+
+    Every calendar day of `FX_FIRST`..`FX_LAST`, deterministic (no random draw).
+    """
+    rows: list[Row] = []
+    day = FX_FIRST
+    while day <= FX_LAST:
+        angle = 2 * math.pi * day.toordinal() / 365.25
+        for phase, (currency, base) in enumerate(FX_BASE.items()):
+            rate = base * (1 + 0.03 * math.sin(angle + phase))
+            rows.append((day.isoformat(), currency, f"{rate:.8f}"))
+        day += timedelta(days=1)
+    return rows
+
+
 def _compliance_rules(rng: random.Random, accounts: list[Row]) -> list[Row]:
     first, review = "2023-01-02 00:00:00+00", "2024-07-01 00:00:00+00"
     rows: list[Row] = [
@@ -909,6 +933,17 @@ def _compliance_rules(rng: random.Random, accounts: list[Row]) -> list[Row]:
             10 if house else 1
         )
         per_day = per_order * rng.choice((5, 10, 20))
+        # Derived, not drawn: adding the limit leaves every other generated value as it was.
+        rows.append(
+            (
+                f"{account_id}-MAXPOS",
+                account_id,
+                "MAX_POSITION_NOTIONAL",
+                f"{per_day * 2}.000000",
+                "EUR",
+                "2023-01-02 00:00:00+00",
+            )
+        )
         rows.append(
             (
                 f"{account_id}-MAXORD",
@@ -984,6 +1019,7 @@ def build_reference_data(seed: int = 42) -> ReferenceData:
             "algos": [(algo_id, name) for algo_id, name in ALGOS],
             "instruments": instrument_rows,
             "compliance_rules": _compliance_rules(rng, accounts.rows),
+            "fx_rates": fx_rates(),
         },
         instruments=instruments,
         client_account_ids=tuple(str(row[0]) for row in accounts.rows if row[2] == "f"),

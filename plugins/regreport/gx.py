@@ -91,6 +91,12 @@ LARGE_TRADER_MONTHLY = ReportCheck(
     table="rpt_large_trader_monthly",
     period_column="month_start",
 )
+RISK_LIMITS = ReportCheck(
+    suite="rpt__risk_limits",
+    schema="reports",
+    table="rpt_risk_limits_daily",
+    period_column="business_date",
+)
 EXECUTION_QUALITY = ReportCheck(
     suite="rpt__execution_quality",
     schema="reports",
@@ -103,6 +109,7 @@ CHECKPOINTS: dict[str, ReportCheck] = {
     "positions_daily__report": POSITIONS,
     "daily_trading__report": DAILY_TRADING,
     "large_trader_daily__report": LARGE_TRADER_DAILY,
+    "risk_limits_daily__report": RISK_LIMITS,
     "large_trader_monthly__report": LARGE_TRADER_MONTHLY,
     "execution_quality_monthly__report": EXECUTION_QUALITY,
 }

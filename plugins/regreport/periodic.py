@@ -17,16 +17,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from regreport import registry
 from regreport.manifest import build_manifest, write_manifest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from regreport.config import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,69 @@ class ReportTable:
     part: str = ""
 
 
+def _large_trader_message(row: dict[str, Any]) -> str:
+    group, ltid, level = row["discretion_group_id"], row["large_trader_id"], row["alert_level"]
+    who = f"group {group} (LTID {ltid})" if ltid else f"group {group} (no LTID)"
+    if row["unidentified_large_trader"]:
+        reason = "at the identifying activity level without an LTID: an unidentified large trader"
+    elif level == "THRESHOLD":
+        reason = "at the identifying activity level"
+    else:
+        reason = "approaching the identifying activity level"
+    return f"{level}: {who} {reason}"
+
+
+def _risk_message(row: dict[str, Any]) -> str:
+    return (
+        f"{row['status']}: account {row['account_id']} {row['rule_type']} ({row['rule_id']}) "
+        f"at {row['utilisation_pct']} % of {row['threshold']} {row['limit_currency'] or ''}"
+    ).rstrip()
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Rows of a report's main table that are alerts: logged, returned and audited.
+
+    Attributes:
+        action: The audit action (``large_trader.alert``, ``risk.limit``).
+        object_type: What the alert is about, for the audit entry.
+        subject: The column naming it (the audit entry's object id).
+        level: The column holding the alert level.
+        quiet: Levels that are no alert.
+        columns: The columns kept in the alert (and its audit entry).
+        message: One line for the log.
+    """
+
+    action: str
+    object_type: str
+    subject: str
+    level: str
+    quiet: tuple[str, ...]
+    columns: tuple[str, ...]
+    message: Callable[[dict[str, Any]], str]
+
+
+LARGE_TRADER_ALERTS = Alerts(
+    action="large_trader.alert",
+    object_type="discretion_group",
+    subject="discretion_group_id",
+    level="alert_level",
+    quiet=("NONE",),
+    columns=("discretion_group_id", "alert_level", "unidentified_large_trader", "large_trader_id"),
+    message=_large_trader_message,
+)
+RISK_ALERTS = Alerts(
+    action="risk.limit",
+    object_type="account",
+    subject="account_id",
+    level="status",
+    quiet=("OK",),
+    columns=("account_id", "rule_id", "rule_type", "status", "threshold", "utilisation_pct",
+             "limit_currency"),
+    message=_risk_message,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PeriodicReport:
     """A periodic report: its type (registry, archive prefix), tables and GX checkpoint."""
@@ -63,8 +130,8 @@ class PeriodicReport:
     tables: tuple[ReportTable, ...]
     checkpoint: str | None = None
     xml_positions: bool = False
-    #: The main table has `alert_level` (and `unidentified_large_trader`): alerts are audited.
-    alerts: bool = False
+    #: Which rows of the main table are alerts (logged and audited), if any.
+    alerts: Alerts | None = None
 
 
 POSITIONS = PeriodicReport(
@@ -94,7 +161,7 @@ LARGE_TRADER_DAILY = PeriodicReport(
         ReportTable("reports.rpt_large_trader_daily", "business_date", ("discretion_group_id",)),
     ),
     checkpoint="large_trader_daily__report",
-    alerts=True,
+    alerts=LARGE_TRADER_ALERTS,
 )
 LARGE_TRADER_MONTHLY = PeriodicReport(
     report_type="large_trader_monthly",
@@ -103,7 +170,16 @@ LARGE_TRADER_MONTHLY = PeriodicReport(
         ReportTable("reports.rpt_large_trader_monthly", "month_start", ("discretion_group_id",)),
     ),
     checkpoint="large_trader_monthly__report",
-    alerts=True,
+    alerts=LARGE_TRADER_ALERTS,
+)
+RISK_LIMITS = PeriodicReport(
+    report_type="risk_limits",
+    title="Risk limit utilisation, daily",
+    tables=(
+        ReportTable("reports.rpt_risk_limits_daily", "business_date", ("account_id", "rule_id")),
+    ),
+    checkpoint="risk_limits_daily__report",
+    alerts=RISK_ALERTS,
 )
 EXECUTION_QUALITY = PeriodicReport(
     report_type="execution_quality",
@@ -126,7 +202,14 @@ EXECUTION_QUALITY = PeriodicReport(
 #: Every periodic report, by report type.
 REPORTS: dict[str, PeriodicReport] = {
     r.report_type: r
-    for r in (POSITIONS, DAILY_TRADING, LARGE_TRADER_DAILY, LARGE_TRADER_MONTHLY, EXECUTION_QUALITY)
+    for r in (
+        POSITIONS,
+        DAILY_TRADING,
+        LARGE_TRADER_DAILY,
+        RISK_LIMITS,
+        LARGE_TRADER_MONTHLY,
+        EXECUTION_QUALITY,
+    )
 }
 
 
@@ -292,7 +375,11 @@ def render(
             path = out_dir / f"{stem}.xml"
             rows = write_positions_xml(conn, report.tables[0], first, after, path)
             outputs.append((path, rows, XML_LAYOUT))
-        alerts = read_alerts(conn, report.tables[0], first, after) if report.alerts else []
+        alerts = (
+            read_alerts(conn, report.tables[0], report.alerts, first, after)
+            if report.alerts
+            else []
+        )
         conn.rollback()
     for alert in alerts:
         log.warning("%s: %s", report.title, alert["message"])
@@ -333,42 +420,35 @@ def render(
 
 
 def read_alerts(
-    conn: psycopg.Connection[Any], table: ReportTable, start: date, end: date
+    conn: psycopg.Connection[Any], table: ReportTable, spec: Alerts, start: date, end: date
 ) -> list[dict[str, Any]]:
-    """The period's rows at WARNING or THRESHOLD, each with a one-line message."""
+    """The period's alert rows (`spec`), each with its audit action and a one-line message."""
     schema, name = table.table.split(".", 1)
-    rows = conn.execute(
-        sql.SQL(
-            "select discretion_group_id, alert_level, unidentified_large_trader, large_trader_id"
-            " from {} where {} >= %s and {} < %s and alert_level <> 'NONE'"
-            " order by discretion_group_id"
-        ).format(
-            sql.Identifier(schema, name),
-            sql.Identifier(table.period_column),
-            sql.Identifier(table.period_column),
-        ),
-        (start, end),
-    ).fetchall()
-    alerts = []
-    for group, level, unidentified, ltid in rows:
-        who = f"group {group} (LTID {ltid})" if ltid else f"group {group} (no LTID)"
-        reason = (
-            "at the identifying activity level without an LTID: an unidentified large trader"
-            if unidentified
-            else "at the identifying activity level"
-            if level == "THRESHOLD"
-            else "approaching the identifying activity level"
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            sql.SQL(
+                "select {} from {} where {} >= %s and {} < %s and not ({} = any(%s)) order by {}"
+            ).format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns),
+                sql.Identifier(schema, name),
+                sql.Identifier(table.period_column),
+                sql.Identifier(table.period_column),
+                sql.Identifier(spec.level),
+                sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns),
+            ),
+            (start, end, list(spec.quiet)),
         )
-        alerts.append(
-            {
-                "discretion_group_id": group,
-                "alert_level": level,
-                "unidentified_large_trader": bool(unidentified),
-                "large_trader_id": ltid,
-                "message": f"{level}: {who} {reason}",
-            }
-        )
-    return alerts
+        rows = cur.fetchall()
+    return [
+        {
+            **{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()},
+            "action": spec.action,
+            "object_type": spec.object_type,
+            "object_id": str(row[spec.subject]),
+            "message": spec.message(row),
+        }
+        for row in rows
+    ]
 
 
 def _registered(
@@ -436,11 +516,15 @@ def register(
     for alert in built.get("alerts", []):
         audit_step(
             warehouse_dsn,
-            "large_trader.alert",
-            "discretion_group",
-            alert["discretion_group_id"],
+            alert["action"],
+            alert["object_type"],
+            alert["object_id"],
             run_id=run_id,
-            after={k: v for k, v in alert.items() if k != "message"}
+            after={
+                k: v
+                for k, v in alert.items()
+                if k not in ("message", "action", "object_type", "object_id")
+            }
             | {"report_type": built["report_type"], "period_start": built["period_start"]},
         )
     audit_step(

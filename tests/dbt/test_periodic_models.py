@@ -38,6 +38,10 @@ NBBO Q1 10:00:00 9.98 / 10.02 (mid 10.00), Q2 10:00:10 9.99 / 10.01 (mid 10.00),
 filled 120 @ 9.98 at 10:00:07 and 80 @ 9.99 at 10:00:08), O3 buy limit 10.00 x 50 (10:00:20,
 not marketable, executable at Q4, filled 50 @ 9.95 at 10:06:30), O4 buy limit 9.00 x 10
 (10:00:30, never filled), O5 market sell 30 (09:59:00, before any quote; filled 30 @ 9.97).
+
+Risk limits (`_RISK_SQL`): A1 daily notional 2,000 EUR, raised to 2,500 from day 2; A2 order
+notional 10,000 USD and gross position 15,000 EUR; a firm-wide order quantity of 5,000; a
+limit that starts after both days. EUR per USD 0.90 on day 1, 0.80 on day 2; CHF 1.10.
 """
 
 from __future__ import annotations
@@ -135,6 +139,20 @@ insert into qsuite.executions (execution_id, order_id, executed_at, quantity, pr
     (63, 52, '2026-04-01 10:00:08Z', 80, 9.99, 'CHF', 'XETR', 'AOTC', '2026-04-01 10:00:08Z'),
     (64, 53, '2026-04-01 10:06:30Z', 50, 9.95, 'CHF', 'XETR', 'AOTC', '2026-04-01 10:06:30Z'),
     (65, 55, '2026-04-01 09:59:01Z', 30, 9.97, 'CHF', 'XETR', 'AOTC', '2026-04-01 09:59:01Z');
+"""
+
+_RISK_SQL = """
+insert into qsuite.compliance_rules values
+    ('R-A1-DAY', 'A1', 'MAX_DAILY_NOTIONAL', 2000, 'EUR', '2020-01-01Z'),
+    ('R-A1-DAY', 'A1', 'MAX_DAILY_NOTIONAL', 2500, 'EUR', '2026-04-02Z'),
+    ('R-A1-LATER', 'A1', 'MAX_POSITION_NOTIONAL', 1, 'EUR', '2026-04-03Z'),
+    ('R-A2-ORD', 'A2', 'MAX_ORDER_NOTIONAL', 10000, 'USD', '2020-01-01Z'),
+    ('R-A2-POS', 'A2', 'MAX_POSITION_NOTIONAL', 15000, 'EUR', '2020-01-01Z'),
+    ('FIRM-QTY', null, 'MAX_ORDER_QUANTITY', 5000, null, '2020-01-01Z'),
+    ('FIRM-COLLAR', null, 'PRICE_COLLAR_PCT', 5, null, '2020-01-01Z');
+insert into qsuite.fx_rates values
+    ('2026-04-01', 'USD', 0.90), ('2026-04-02', 'USD', 0.80),
+    ('2026-04-01', 'CHF', 1.10), ('2026-04-02', 'CHF', 1.10);
 """
 
 #: (id, account, instrument, side, qty, price, currency, trader, algo, hh:mm, status, kind)
@@ -263,6 +281,11 @@ LARGE_DAILY = (
 LARGE_MONTHLY = (
     "select * from reports.rpt_large_trader_monthly order by month_start, discretion_group_id"
 )
+RISK = (
+    "select business_date, account_id, rule_id, rule_type, limit_currency, threshold, observed,"
+    " utilisation_pct, status from reports.rpt_risk_limits_daily"
+    " where account_id in ('A1', 'A2') order by business_date, account_id, rule_id"
+)
 EQ = (
     "select * from reports.rpt_execution_quality_monthly where instrument_id = 7"
     " order by order_category, size_band"
@@ -298,6 +321,7 @@ def built(
             for day in (DAY1, DAY2, DAY3):
                 _insert_fills(conn, day)
             conn.execute(_EQ_SQL)  # type: ignore[arg-type]
+            conn.execute(_RISK_SQL)  # type: ignore[arg-type]
         _build(DAY1, dsn, settings, work)
         _build(DAY2, dsn, settings, work)
         _build(DAY2, dsn, settings, work, month=True)
@@ -308,6 +332,7 @@ def built(
             "large_daily": _rows(dsn, LARGE_DAILY),
             "large_monthly": _rows(dsn, LARGE_MONTHLY),
             "eq": _rows(dsn, EQ),
+            "risk": _rows(dsn, RISK),
             "eq_realized": _rows(dsn, EQ_REALIZED),
         }
         _build(DAY2, dsn, settings, work)
@@ -554,3 +579,38 @@ def test_execution_quality_realized_spreads(built: dict[str, Any]) -> None:
         ("NON_MARKETABLE_LIMIT", "250-1000", 60000, _d("50"), _d("0.06")),
         ("NON_MARKETABLE_LIMIT", "250-1000", 300000, _d("50"), _d("0.06")),
     ]
+
+
+def test_risk_limits(built: dict[str, Any]) -> None:
+    rows = [tuple(r.values()) for r in built["risk"]]
+    assert rows == [
+        # A1 day 1: trades E1 1000 + E2 650 + E3 360 = 2010 EUR (not the internal transfer,
+        # not the busted fill) against 2,000: 100.50 %, a breach. Largest order 100 units.
+        (DAY1, "A1", "FIRM-QTY", "MAX_ORDER_QUANTITY", None, _d("5000"), _d("100"),
+         _d("2.00"), "OK"),
+        (DAY1, "A1", "R-A1-DAY", "MAX_DAILY_NOTIONAL", "EUR", _d("2000"), _d("2010.00"),
+         _d("100.50"), "BREACH"),
+        # A2 day 1: the bond order is 10,000 nominal (200 % of 5,000); the largest order value
+        # is the future's 10,000 EUR = 10000 / 0.90 = 11111.11 USD (111.11 %); gross position
+        # |-9950| + 10000 + 502.5 USD x 0.90 = 20402.25 EUR (136.015 -> 136.02 %).
+        (DAY1, "A2", "FIRM-QTY", "MAX_ORDER_QUANTITY", None, _d("5000"), _d("10000"),
+         _d("200.00"), "BREACH"),
+        (DAY1, "A2", "R-A2-ORD", "MAX_ORDER_NOTIONAL", "USD", _d("10000"), _d("11111.11"),
+         _d("111.11"), "BREACH"),
+        (DAY1, "A2", "R-A2-POS", "MAX_POSITION_NOTIONAL", "EUR", _d("15000"), _d("20402.25"),
+         _d("136.02"), "BREACH"),
+        # A1 day 2: 1800 + 330 = 2130 EUR against the new version, 2,500: 85.20 %, a warning;
+        # the limit starting on the 3rd is not in force yet.
+        (DAY2, "A1", "FIRM-QTY", "MAX_ORDER_QUANTITY", None, _d("5000"), _d("150"),
+         _d("3.00"), "OK"),
+        (DAY2, "A1", "R-A1-DAY", "MAX_DAILY_NOTIONAL", "EUR", _d("2500"), _d("2130.00"),
+         _d("85.20"), "WARNING"),
+        # A2 day 2: the bond order 10,000 EUR = 10000 / 0.80 = 12500 USD (125 %); gross
+        # position 0 + 10000 + 1507.7 USD x 0.80 = 11206.16 EUR (74.71 %).
+        (DAY2, "A2", "FIRM-QTY", "MAX_ORDER_QUANTITY", None, _d("5000"), _d("10000"),
+         _d("200.00"), "BREACH"),
+        (DAY2, "A2", "R-A2-ORD", "MAX_ORDER_NOTIONAL", "USD", _d("10000"), _d("12500.00"),
+         _d("125.00"), "BREACH"),
+        (DAY2, "A2", "R-A2-POS", "MAX_POSITION_NOTIONAL", "EUR", _d("15000"), _d("11206.16"),
+         _d("74.71"), "OK"),
+    ]  # fmt: skip

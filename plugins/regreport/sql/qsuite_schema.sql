@@ -203,3 +203,12 @@ create table if not exists qsuite.compliance_rules (
     valid_from       timestamptz not null,
     primary key (rule_id, valid_from)
 );
+
+-- Reference exchange rates (EUR per unit of the currency, the ECB convention) by date: the
+-- risk report values trades and positions in a limit's currency with them.
+create table if not exists qsuite.fx_rates (
+    rate_date        date not null,
+    currency         char(3) not null,
+    eur_per_unit     numeric(18, 8) not null check (eur_per_unit > 0),
+    primary key (rate_date, currency)
+);

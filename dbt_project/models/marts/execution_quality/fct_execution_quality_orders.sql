@@ -20,8 +20,9 @@
       cancel); NON_MARKETABLE_LIMIT otherwise.
     - The reference time is receipt, except for a non-marketable limit order:
       the first quote after receipt at which it could trade (offer at or below
-      a buy limit, bid at or above a sell limit), or its first fill if that
-      came first (a passive fill). Only filled orders get one.
+      a buy limit, bid at or above a sell limit), looked for among the next
+      var execution_quality_executable_scan quotes up to its first fill, else
+      its first fill (a passive fill). Only filled orders get one.
     - The size band is the order's quantity x the NBBO midpoint at receipt
       (bands: var execution_quality_size_bands).
     - NO_QUOTE: no usable NBBO at receipt that day; counted, never measured.
@@ -125,25 +126,30 @@ executable as (
         ) as executable_at
     from classified
     left join lateral (
-        select quotes.quoted_at
-        from {{ ref('fct_nbbo_daily') }} as quotes
+        select min(next_quotes.quoted_at) as quoted_at
+        from (
+            select
+                quotes.quoted_at,
+                quotes.bid_price,
+                quotes.ask_price
+            from {{ ref('fct_nbbo_daily') }} as quotes
+            where
+                quotes.instrument_id = classified.instrument_id
+                and quotes.trading_date = {{ business_date() }}
+                and quotes.quoted_at > classified.received_at
+                and quotes.quoted_at <= classified.first_fill_at
+            order by quotes.quoted_at  -- noqa: AM06
+            limit {{ var('execution_quality_executable_scan') }}
+        ) as next_quotes
         where
-            quotes.instrument_id = classified.instrument_id
-            and quotes.trading_date = {{ business_date() }}
-            and quotes.quoted_at > classified.received_at
-            and quotes.quoted_at <= classified.first_fill_at
-            and (
-                (
-                    classified.side = 'BUY'
-                    and quotes.ask_price <= classified.limit_price
-                )
-                or (
-                    classified.side = 'SELL'
-                    and quotes.bid_price >= classified.limit_price
-                )
+            (
+                classified.side = 'BUY'
+                and next_quotes.ask_price <= classified.limit_price
             )
-        order by quotes.quoted_at  -- noqa: AM06
-        limit 1
+            or (
+                classified.side = 'SELL'
+                and next_quotes.bid_price >= classified.limit_price
+            )
     ) as first_executable on true
     where
         classified.order_category = 'NON_MARKETABLE_LIMIT'

@@ -8,6 +8,7 @@
             " on {{ this }} (instrument_id, trading_date, quoted_at)",
             "create index if not exists fct_nbbo_daily_date_idx"
             " on {{ this }} (trading_date)",
+            "analyze {{ this }}",
         ],
     )
 }}
