@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 DAILY = "periodic_reports_daily"
 MONTHLY = "periodic_reports_monthly"
 ORDERS = 300
-DAILY_TYPES = ("positions", "daily_trading", "large_trader_daily")
+DAILY_TYPES = ("positions", "daily_trading", "large_trader_daily", "risk_limits")
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,22 @@ def test_two_days_then_their_month(prepared: Settings, fresh_day) -> None:
     assert code == 0
     [monthly] = _registered(settings, "large_trader_monthly", month)
     assert monthly["status"] == "ARCHIVED"
+    quality = _registered(settings, "execution_quality", month)
+    assert sorted(r["part"] for r in quality) == [1, 2]  # the report and its realized spreads
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        # Every order of the month in the daily facts is in the month's report, once (the
+        # month may hold days of earlier test runs too).
+        ours, measured, reported = conn.execute(
+            """select (select count(*) from marts.fct_execution_quality_orders
+                       where trading_date in (%(d1)s, %(d2)s)),
+                      (select count(*) from marts.fct_execution_quality_orders
+                       where date_trunc('month', trading_date) = %(month)s),
+                      (select sum(covered_orders) from reports.rpt_execution_quality_monthly
+                       where month_start = %(month)s)""",
+            {"d1": day1, "d2": day2, "month": month},
+        ).fetchone()
+    assert ours > 0
+    assert reported == measured
     with psycopg.connect(settings.warehouse_dsn) as conn:
         actions = {
             e.action

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_run_scope('executed_at') }}",
+        post_hook="analyze {{ this }}",
     )
 }}
 

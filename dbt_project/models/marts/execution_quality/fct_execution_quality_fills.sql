@@ -6,6 +6,7 @@
         post_hook=[
             "create index if not exists fct_execution_quality_fills_date_idx"
             " on {{ this }} (trading_date)",
+            "analyze {{ this }}",
         ],
     )
 }}

@@ -6,6 +6,7 @@
         post_hook=[
             "create index if not exists fct_large_trader_activity_daily_date_idx"
             " on {{ this }} (business_date)",
+            "analyze {{ this }}",
         ],
     )
 }}

@@ -9,6 +9,7 @@
         post_hook=[
             "create index if not exists fct_positions_daily_date_idx"
             " on {{ this }} (business_date)",
+            "analyze {{ this }}",
         ],
     )
 }}
