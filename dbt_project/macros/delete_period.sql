@@ -27,13 +27,15 @@
 {% macro delete_run_scope(period_column) -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
+        where {{ in_period(period_column) }};
+        {#- A join, not "or execution_id in (subquery)": with a day's scope
+            larger than work_mem that subquery is not hashed and is rescanned
+            for every row of a table that grows every day. #}
+        delete from {{ this }} as target
+        using {{ source('qsuite', 'qsuite_executions') }} as scope
         where
-            {{ in_period(period_column) }}
-            or execution_id in (
-                select scope.execution_id
-                from {{ source('qsuite', 'qsuite_executions') }} as scope
-                where {{ in_run_scope('scope.executed_at', 'scope.updated_at') }}
-            )
+            target.execution_id = scope.execution_id
+            and {{ in_run_scope('scope.executed_at', 'scope.updated_at') }}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -841,7 +841,7 @@ def _drop(admin_dsn: str, name: str) -> None:
 
 
 _REFERENCE = ("firm", "venues", "accounts", "account_joint_holders", "traders", "algos")
-_REFERENCE += ("instruments",)
+_REFERENCE += ("instruments", "compliance_rules", "fx_rates")
 
 # The run scope of the extract contract: executed in the period or changed in it.
 _SCOPE = "(e.executed_at >= %(start)s and e.executed_at < %(end)s)"

@@ -3,7 +3,11 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_run_scope('executed_at') }}",
-        post_hook="analyze {{ this }}",
+        post_hook=[
+            "create index if not exists fct_executions_trading_date_idx"
+            " on {{ this }} (trading_date)",
+            "analyze {{ this }}",
+        ],
     )
 }}
 
