@@ -36,6 +36,12 @@ PERIOD_TABLES: dict[str, str] = {
     "quotes": "quoted_at",
     "orders": "created_at",
 }
+#: Raw columns a period is selected by (extract deletes, dbt period filters, scope joins).
+_INDEXED: dict[str, tuple[str, ...]] = {
+    "executions": ("executed_at", "updated_at", "execution_id"),
+    "orders": ("created_at", "order_id"),
+    "quotes": ("quoted_at",),
+}
 #: The temporary warehouse table holding the run scope's executions while they are landed.
 _SCOPE = sql.Identifier("_extract_scope")
 
@@ -126,6 +132,14 @@ def _ensure_raw_table(
             target, column_sql
         )
     )
+    # raw keeps every period landed: index what periods are found by, so a day's delete and
+    # the dbt models' period filters do not scan all history.
+    for column in _INDEXED.get(table, ()):
+        dst.execute(
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"qsuite_{table}_{column}_idx"), target, sql.Identifier(column)
+            )
+        )
     return target
 
 
@@ -169,16 +183,19 @@ def _land_executions(
         _in_period("executions", "executed_at", SOURCE_SCHEMA, ""),
     )
     rows = _copy(src, dst, select, _SCOPE, columns, params)
+    # Two deletes, the second a join: "or id in (subquery)" is rescanned per row once the
+    # scope outgrows work_mem, and raw keeps every day landed.
     dst.execute(
-        sql.SQL(
-            "delete from {target} where {executed} or execution_id in"
-            " (select execution_id from {scope})"
-        ).format(
-            target=target,
-            executed=sql.SQL(_IN_PERIOD).format(ts=sql.Identifier("executed_at")),
-            scope=_SCOPE,
+        sql.SQL("delete from {} where {}").format(
+            target, sql.SQL(_IN_PERIOD).format(ts=sql.Identifier("executed_at"))
         ),
         params,
+    )
+    dst.execute(
+        sql.SQL(
+            "delete from {} as landed using {} as scope"
+            " where landed.execution_id = scope.execution_id"
+        ).format(target, _SCOPE)
     )
     dst.execute(sql.SQL("insert into {} select * from {}").format(target, _SCOPE))
     corrections = dst.execute(
@@ -273,13 +290,16 @@ def extract_period(
                     f" ({corrections:,} corrections of earlier days)"
                 )
                 continue
-            # Orders: the raw side selects by the landed scope (still in the temp table).
             raw_predicate = sql.SQL(_IN_PERIOD).format(ts=sql.Identifier(ts_column))
-            if table == "orders":
-                raw_predicate = sql.SQL("({} or order_id in (select order_id from {}))").format(
-                    raw_predicate, _SCOPE
-                )
             dst.execute(sql.SQL("delete from {} where {}").format(target, raw_predicate), bounds)
+            if table == "orders":
+                # ... and the orders of the landed scope (still in the temp table), as a join.
+                dst.execute(
+                    sql.SQL(
+                        "delete from {} as landed using (select distinct order_id from {}) as scope"
+                        " where landed.order_id = scope.order_id"
+                    ).format(target, _SCOPE)
+                )
             select = sql.SQL("select *, %(run_id)s::text from {} where {} order by 1").format(
                 sql.Identifier(SOURCE_SCHEMA, table),
                 _in_period(table, ts_column, SOURCE_SCHEMA, ""),
