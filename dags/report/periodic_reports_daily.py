@@ -1,4 +1,4 @@
-"""# Periodic reports, one business day: positions, daily trading, large trader monitoring.
+"""# Periodic reports, one business day: positions, daily trading, large trader, risk limits.
 
 Builds the firm's daily books and records reports for one business day and archives them,
 write-once, for the retention period (SEC 17a-3(a)(1) blotter, (a)(5) positions; 17a-4(f)).
