@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -545,11 +545,6 @@ def register(
         "files": registered,
         "alerts": [a["message"] for a in built.get("alerts", [])],
     }
-
-
-def period_bounds(start: datetime, end: datetime) -> tuple[date, date]:
-    """A data interval as dates (UTC): ``[first day, day after the last)``."""
-    return start.astimezone(UTC).date(), end.astimezone(UTC).date()
 
 
 class DaysNotBuiltError(RuntimeError):
