@@ -146,21 +146,46 @@ def _ensure_raw_table(
 _IN_PERIOD = "({ts} >= %(start)s and {ts} < %(end)s)"
 
 
-def _in_period(table: str, ts_column: str, schema: str, prefix: str) -> sql.Composable:
+def _in_period(table: str, ts_column: str) -> sql.Composable:
     """The predicate that selects a period's rows of `table` in the source.
 
-    Executions: executed or changed in the period. Orders: created in the period or filled by
-    such an execution.
+    Executions: executed or changed in the period. Others: by their period column.
     """
     predicate = sql.SQL(_IN_PERIOD).format(ts=sql.Identifier(ts_column))
     if table == "executions":
         changed = sql.SQL(_IN_PERIOD).format(ts=sql.Identifier("updated_at"))
         return sql.SQL("({} or {})").format(predicate, changed)
+    return predicate
+
+
+def _period_select(table: str, ts_column: str) -> sql.Composable:
+    """The source query of a period table's rows, in key order, with the run id appended.
+
+    Orders: created in the period, plus the older orders that an execution of the run scope
+    fills. That is a union of two index-driven selects, not ``created or order_id in
+    (subquery)``: an ``or`` with a subquery cannot become a join, scans every order of all
+    history, and re-runs the subquery per order once the scope outgrows work_mem.
+    """
+    source = sql.Identifier(SOURCE_SCHEMA, table)
     if table != "orders":
-        return predicate
-    executions = sql.Identifier(schema, f"{prefix}executions")
-    return sql.SQL("({} or order_id in (select order_id from {} where {}))").format(
-        predicate, executions, _in_period("executions", "executed_at", schema, prefix)
+        return sql.SQL("select *, %(run_id)s::text from {} where {} order by 1").format(
+            source, _in_period(table, ts_column)
+        )
+    created = sql.Identifier(ts_column)
+    return sql.SQL(
+        "select *, %(run_id)s::text from {orders} where {created_in}"
+        " union all"
+        " select o.*, %(run_id)s::text from {orders} as o"
+        " join (select distinct order_id from {executions} where {scope}) as scope"
+        " on scope.order_id = o.order_id"
+        " where o.{created} < %(start)s or o.{created} >= %(end)s"
+        " order by 1"
+    ).format(
+        orders=source,
+        created_in=_in_period(table, ts_column),
+        executions=sql.Identifier(SOURCE_SCHEMA, "executions"),
+        scope=_in_period("executions", "executed_at"),
+        created=created,
     )
 
 
@@ -178,10 +203,7 @@ def _land_executions(
     every execution in the scope, and only the scope knows the latter's ids.
     """
     dst.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(_SCOPE, target))
-    select = sql.SQL("select *, %(run_id)s::text from {} where {} order by 1").format(
-        sql.Identifier(SOURCE_SCHEMA, "executions"),
-        _in_period("executions", "executed_at", SOURCE_SCHEMA, ""),
-    )
+    select = _period_select("executions", "executed_at")
     rows = _copy(src, dst, select, _SCOPE, columns, params)
     # Two deletes, the second a join: "or id in (subquery)" is rescanned per row once the
     # scope outgrows work_mem, and raw keeps every day landed.
@@ -300,10 +322,7 @@ def extract_period(
                         " where landed.order_id = scope.order_id"
                     ).format(target, _SCOPE)
                 )
-            select = sql.SQL("select *, %(run_id)s::text from {} where {} order by 1").format(
-                sql.Identifier(SOURCE_SCHEMA, table),
-                _in_period(table, ts_column, SOURCE_SCHEMA, ""),
-            )
+            select = _period_select(table, ts_column)
             rows[table] = _copy(src, dst, select, target, columns, bounds)
             say(f"extract {table}: {rows[table]:,} rows for {period_start:%Y-%m-%d}")
         dst.commit()
