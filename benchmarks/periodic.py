@@ -71,6 +71,13 @@ def _bounds(first: date, after: date) -> dict[str, str]:
     return {"period_start": start.isoformat(), "period_end": end.isoformat()}
 
 
+def node_seconds() -> dict[str, float]:
+    """Seconds per model and test of the last dbt build (its run_results.json)."""
+    results = json.loads((STATE / "dbt" / "target" / "run_results.json").read_text())
+    return {r["unique_id"].split(".", 1)[0] + " " + r["unique_id"].split(".")[2]:
+            r["execution_time"] for r in results["results"]}  # fmt: skip
+
+
 def dbt_build(settings: Settings, select: str, period: dict[str, str]) -> float:
     """`dbt build --select <select>` for the period; return its wall time in seconds."""
     env = {
@@ -119,6 +126,7 @@ def one_day(settings: Settings, day: date, generated: dict[str, Any]) -> dict[st
         "extract_seconds": extract,
         "dbt_seconds": dbt,
         "daily_seconds": extract + dbt,
+        "nodes": node_seconds(),
     }
 
 
@@ -173,6 +181,10 @@ def section(results: dict[str, Any], total: float) -> list[str]:
          f"{d['extract_seconds']:.1f}", f"{d['dbt_seconds']:.1f}", f"{d['daily_seconds']:.1f}"]
         for i, d in enumerate(days, start=1)
     ]  # fmt: skip
+    growth = sorted(
+        ((last["nodes"].get(n, 0.0) - t, n, t, last["nodes"].get(n, 0.0))
+         for n, t in first["nodes"].items()), reverse=True,
+    )[:8]  # fmt: skip
     return [
         MARKER,
         "",
@@ -219,6 +231,14 @@ def section(results: dict[str, Any], total: float) -> list[str]:
         "60 s on this 2-core machine (the monthly target). The monthly figure is `dbt build "
         "--select tag:monthly` over the whole range (both 13h-1 monthly and the two execution "
         "quality models, with their tests), reading the daily facts.",
+        "",
+        f"The dbt nodes whose time grew most from day 1 to day {len(days)} (what a non-incremental "
+        "step would show first):",
+        "",
+        *bench._table(
+            ["node", "day 1 s", f"day {len(days)} s"],
+            [[n, f"{t:.2f}", f"{t_last:.2f}"] for _, n, t, t_last in growth],
+        ),
         "",
         "### Every day",
         "",
