@@ -12,9 +12,6 @@ executions as (
     where {{ in_run_scope() }}
 ),
 
-orders as (
-    select * from {{ ref('stg_qsuite__orders') }}
-),
 
 accounts as (
     select * from {{ ref('stg_qsuite__accounts') }}
@@ -138,7 +135,14 @@ joined as (
         executions.executed_at,
         executions.updated_at
     from executions
-    left join orders on executions.order_id = orders.order_id
+    {#- Each execution looks up its order by key. A plain join hashes every
+        order ever landed (raw keeps all history), so the daily build would
+        grow with history; `offset 0` keeps the lookup a per-row index probe. #}
+    left join lateral (
+        select * from {{ ref('stg_qsuite__orders') }} as by_key
+        where by_key.order_id = executions.order_id
+        offset 0
+    ) as orders on true
     left join accounts on orders.account_id = accounts.account_id
     left join second_holders
         on

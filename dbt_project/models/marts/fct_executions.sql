@@ -6,6 +6,10 @@
         post_hook=[
             "create index if not exists fct_executions_trading_date_idx"
             " on {{ this }} (trading_date)",
+            "create index if not exists fct_executions_executed_at_idx"
+            " on {{ this }} (executed_at)",
+            "create index if not exists fct_executions_execution_id_idx"
+            " on {{ this }} (execution_id)",
             "analyze {{ this }}",
         ],
     )

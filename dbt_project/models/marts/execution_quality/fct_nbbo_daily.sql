@@ -4,10 +4,10 @@
         incremental_strategy='append',
         pre_hook="{{ delete_business_date('trading_date') }}",
         post_hook=[
-            "create index if not exists fct_nbbo_daily_lookup_idx"
-            " on {{ this }} (instrument_id, trading_date, quoted_at)",
-            "create index if not exists fct_nbbo_daily_date_idx"
-            " on {{ this }} (trading_date)",
+            "create index if not exists fct_nbbo_daily_day_lookup_idx"
+            " on {{ this }} (trading_date, instrument_id, quoted_at)",
+            "drop index if exists {{ this.schema }}.fct_nbbo_daily_lookup_idx",
+            "drop index if exists {{ this.schema }}.fct_nbbo_daily_date_idx",
             "analyze {{ this }}",
         ],
     )
@@ -15,7 +15,9 @@
 
 {#
     The national best bid and offer of a business date, indexed for "the
-    quote in force at time t" lookups. Crossed quotes (ask below bid) and
+    quote in force at time t" lookups (date first: a new day's quotes go to
+    the end of the index, not into every instrument's part of it, so a day
+    costs the same to load whatever the history). Crossed quotes (ask below bid) and
     one-sided ones are left out: they give no midpoint (Rule 605 measures
     against a usable NBBO).
 #}
