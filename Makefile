@@ -97,6 +97,10 @@ dbt-docs: install ## Generate the dbt docs (the data dictionary)
 bench: install ## Run the benchmarks and write docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
 
+.PHONY: bench-risk
+bench-risk: install ## Benchmark the 15c3-5 replay (10M orders, fast vs reference engine) into docs/benchmarks.md
+	$(BIN)/python -m benchmarks.risk_replay
+
 .PHONY: bench-periodic
 bench-periodic: install ## Benchmark the periodic reports (30 days x 200k orders; ~1 h) into docs/benchmarks.md
 	$(BIN)/python -m benchmarks.periodic

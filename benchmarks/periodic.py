@@ -251,10 +251,8 @@ def section(results: dict[str, Any], total: float) -> list[str]:
 
 
 def write(path: Path, lines: list[str]) -> None:
-    """Replace the periodic section of the benchmarks page (or append it)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    text = text.split(MARKER)[0].rstrip("\n") + "\n\n"
-    path.write_text(text + "\n".join(lines))
+    """Replace the periodic section of the benchmarks page (or add it)."""
+    bench.write_section(path, MARKER, lines)
 
 
 def main(argv: list[str] | None = None) -> int:

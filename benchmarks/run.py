@@ -83,6 +83,27 @@ PACKAGES = ("apache-airflow", "dbt-core", "great-expectations", "lxml", "psycopg
 DOC_PATH = REPO / "docs" / "benchmarks.md"
 #: Starts the section `benchmarks.periodic` writes; `write_report` keeps it.
 PERIODIC_MARKER = "<!-- periodic benchmark: written by `make bench-periodic` -->"
+#: Starts the section `benchmarks.risk_replay` writes.
+RISK_MARKER = "<!-- risk replay benchmark: written by `make bench-risk` -->"
+#: Sections other benchmarks own, in page order: each rewrites only its own.
+SECTION_MARKERS = (PERIODIC_MARKER, RISK_MARKER)
+
+
+def sections(text: str) -> tuple[str, dict[str, str]]:
+    """Split the page into what precedes the first marker and each marked section."""
+    found = sorted((text.index(m), m) for m in SECTION_MARKERS if m in text)
+    head = text[: found[0][0]] if found else text
+    bounds = [*(i for i, _ in found), len(text)]
+    return head, {m: text[i : bounds[n + 1]].rstrip("\n") for n, (i, m) in enumerate(found)}
+
+
+def write_section(path: Path, marker: str, lines: list[str]) -> None:
+    """Replace (or add) the section that starts with `marker`; keep the rest of the page."""
+    head, owned = sections(path.read_text() if path.exists() else "# Benchmarks\n")
+    owned[marker] = "\n".join(lines).rstrip("\n")
+    body = [owned[m] for m in SECTION_MARKERS if m in owned]
+    path.write_text(head.rstrip("\n") + "\n\n" + "\n\n".join(body) + "\n")
+
 
 _T0 = time.perf_counter()
 
@@ -979,11 +1000,10 @@ def write_report(path: Path, results: dict[str, Any]) -> None:
         ]
     lines += _synth_section(results["synth"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The periodic benchmark's section (`make bench-periodic`) is written separately: keep it.
-    previous = path.read_text() if path.exists() else ""
-    if PERIODIC_MARKER in previous:
-        lines += ["", previous[previous.index(PERIODIC_MARKER) :]]
-    path.write_text("\n".join(lines))
+    # The periodic and risk benchmarks write their own sections: keep them.
+    _, owned = sections(path.read_text() if path.exists() else "")
+    lines += [part for m in SECTION_MARKERS if m in owned for part in ("", owned[m])]
+    path.write_text("\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------------------------

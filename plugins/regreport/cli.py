@@ -990,3 +990,145 @@ def archive_holds_cmd(active_only: bool, as_json: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- SEC 15c3-5 risk-check replay ------------------------------------------------------------
+
+
+@main.group()
+def risk() -> None:
+    """Pre-trade controls (SEC 15c3-5): the versioned rule book and backtests."""
+
+
+@risk.group("rules")
+def risk_rules() -> None:
+    """The rule book: every version of every rule, who changed it and why."""
+
+
+@risk_rules.command("seed")
+def risk_rules_seed() -> None:
+    """Start an empty rule book from the landed source limits and the firm defaults."""
+    import psycopg
+
+    from regreport.risk import store
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        written = store.seed(conn, changed_by=_cli_actor())
+        conn.commit()
+    if written:
+        click.echo(f"risk rules: {written} versions written")
+    else:
+        click.echo("risk rules: the book already has rules; change them with `risk rules set`")
+
+
+@risk_rules.command("list")
+@click.option("--ruleset-version", type=int, help="The book as of this change (default: latest).")
+@click.option("--history", is_flag=True, help="Every version, not only each rule's latest.")
+def risk_rules_list(ruleset_version: int | None, history: bool) -> None:
+    """List the rules (latest version of each, or the whole history)."""
+    import psycopg
+
+    from regreport.risk import store
+    from regreport.risk.rules import from_micros
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        versions = store.load_versions(conn)
+    if ruleset_version is not None:
+        versions = [v for v in versions if v.ruleset_version <= ruleset_version]
+    if not history:
+        latest = {v.rule_id: v for v in versions}
+        versions = list(latest.values())
+    for v in versions:
+        scope = v.account_id or (f"instrument {v.instrument_id}" if v.instrument_id else "firm")
+        expires = from_micros(v.expires_us).isoformat() if v.expires_us else "-"
+        click.echo(
+            f"#{v.ruleset_version:<5} {v.rule_id:<22} v{v.version:<3} {v.rule_type:<22} "
+            f"{v.status:<8} {scope:<16} threshold {v.threshold if v.threshold is not None else '-'}"
+            f" from {from_micros(v.effective_from_us):%Y-%m-%d %H:%M} to {expires}"
+            f"  by {v.changed_by}: {v.change_reason}"
+        )
+
+
+@risk_rules.command("set")
+@click.argument("rule_id")
+@click.option("--reason", required=True, help="Why (kept with the version).")
+@click.option("--type", "rule_type", help="Rule type (a new rule needs one).")
+@click.option("--status", type=click.Choice(["ACTIVE", "INACTIVE", "TESTING", "PENDING"]))
+@click.option("--threshold", type=float)
+@click.option("--window-seconds", type=float, help="MESSAGE_RATE window.")
+@click.option("--account", "account_id")
+@click.option("--instrument", "instrument_id", type=int)
+@click.option("--params", help="JSON parameters (TRADING_HOURS, APPROVED_INSTRUMENTS).")
+@click.option("--effective-from", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]))
+@click.option("--expires-at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]))
+def risk_rules_set(rule_id: str, reason: str, **options: Any) -> None:
+    """Record a new version of RULE_ID (times are UTC); nothing is ever updated in place."""
+    import psycopg
+
+    from regreport.risk import store
+
+    fields: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if "params" in fields:
+        fields["params"] = json.loads(fields["params"])
+    for key in ("effective_from", "expires_at"):
+        if key in fields:
+            fields[key] = fields[key].replace(tzinfo=UTC)
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        version = store.record_change(
+            conn, rule_id=rule_id, changed_by=_cli_actor(), change_reason=reason, **fields
+        )
+        conn.commit()
+    click.echo(f"{rule_id} v{version.version}: rule-set version {version.ruleset_version}")
+
+
+@risk.command("backtest")
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Default: --from.")
+@click.option("--ruleset-version", type=int,
+              help="Replay against this rule-set version (default: the rules as recorded at "
+                   "each order's time).")  # fmt: skip
+@click.option("--include-testing", is_flag=True, help="Apply TESTING rules too.")
+def risk_backtest(
+    date_from: datetime, date_to: datetime | None, ruleset_version: int | None,
+    include_testing: bool,
+) -> None:  # fmt: skip
+    """Run risk_rules_backtest for a date range (`airflow dags test`) and print its summary."""
+    import psycopg
+
+    from regreport import local_airflow
+    from regreport.risk import replay
+
+    settings = _settings()
+    first, last = date_from.date(), (date_to or date_from).date()
+    conf = {"date_from": first.isoformat(), "date_to": last.isoformat(),
+            "ruleset_version": ruleset_version, "include_testing": include_testing}  # fmt: skip
+    local_airflow.prepare(settings, log=click.echo)
+    click.echo(f"run: risk_rules_backtest {conf} (airflow dags test; task logs follow)")
+    started = time.monotonic()
+    logical = datetime.now(tz=UTC).replace(microsecond=0).isoformat()
+    code = local_airflow.dags_test(settings, "risk_rules_backtest", logical, conf=conf)
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise click.ClickException(
+            f"risk_rules_backtest failed (exit {code}) after {seconds:.0f} s; see the task logs "
+            f"above and under {settings.airflow_home / 'logs'}"
+        )
+    name = replay.replay_id(first, last, ruleset_version, include_testing)
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        row = conn.execute(
+            """select orders, accepted, rejected, invalid, breaches from regreport.risk_replays
+               where replay_id = %s""",
+            (name,),
+        ).fetchone()
+        reasons = conn.execute(
+            """select check_id || ':' || reason, count(*) from regreport.compliance_checks
+               where replay_id = %s and outcome = 'REJECT' group by 1 order by 1""",
+            (name,),
+        ).fetchall()
+    if row is None:
+        raise click.ClickException(f"risk_rules_backtest succeeded but recorded no replay {name}")
+    summary = dict(zip(("orders", "accepted", "rejected", "invalid", "breaches"), row, strict=True))
+    click.echo(f"\nrisk_rules_backtest: done in {seconds:.0f} s")
+    for line in replay.summary_lines({**summary, "replay_id": name, "by_reason": dict(reasons)}):
+        click.echo(f"  {line}")
+    _print_period_files(settings, first, [replay.REPORT_TYPE])

@@ -109,6 +109,7 @@ def setup(admin_dsn: str) -> list[str]:
         The names of the DDLs that ran (empty when everything was in place).
     """
     from regreport import audit, gate, holds, reconciliation, registry, transmit
+    from regreport.risk import store as risk_store
 
     with psycopg.connect(admin_dsn) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
@@ -119,6 +120,7 @@ def setup(admin_dsn: str) -> list[str]:
         holds.ensure_schema(conn)
         gate.ensure_schema(conn)
         audit.ensure_schema(conn)
+        risk_store.ensure_schema(conn)
         after = _applied(conn)
         conn.commit()
     return sorted(name for name, sha in after.items() if before.get(name) != sha)
