@@ -139,7 +139,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
         "on_success_callback": audit_task_success,
         "on_failure_callback": audit_task_failure,
     },
-    tags=["risk", "15c3-5"],
+    tags=["risk", "report"],
     doc_md=__doc__,
     params={
         "date_from": Param(

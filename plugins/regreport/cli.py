@@ -1074,9 +1074,12 @@ def risk_rules_set(rule_id: str, reason: str, **options: Any) -> None:
         if key in fields:
             fields[key] = fields[key].replace(tzinfo=UTC)
     with psycopg.connect(_settings().warehouse_dsn) as conn:
-        version = store.record_change(
-            conn, rule_id=rule_id, changed_by=_cli_actor(), change_reason=reason, **fields
-        )
+        try:
+            version = store.record_change(
+                conn, rule_id=rule_id, changed_by=_cli_actor(), change_reason=reason, **fields
+            )
+        except ValueError as exc:  # RuleError included: nothing is written
+            raise click.ClickException(f"{rule_id}: {exc}") from exc
         conn.commit()
     click.echo(f"{rule_id} v{version.version}: rule-set version {version.ruleset_version}")
 

@@ -141,3 +141,38 @@ def test_a_viewer_cannot_trigger_and_an_operator_can(ui: str, services: Settings
         method="POST",
     )
     assert run["dag_run_id"] == run_id
+
+
+def test_an_operator_runs_a_risk_backtest_from_the_ui(ui: str, services: Settings) -> None:
+    """The compliance operator triggers risk_rules_backtest with a date range and a mode."""
+    dag = "risk_rules_backtest"
+    day = date(2026, 9, 29)
+    generate(services.source_dsn, day, orders=200, seed=23)
+    operator = _login(ui, services, "operator")
+    deadline = time.monotonic() + 120
+    while True:  # the dag-processor may still be parsing the folder
+        try:
+            _call(f"{ui}/api/v2/dags/{dag}", operator)
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    _call(f"{ui}/api/v2/dags/{dag}", operator, body={"is_paused": False}, method="PATCH")
+    run_id = f"test_ui_risk_{int(time.time())}"
+    conf = {"date_from": str(day), "date_to": str(day), "include_testing": True}
+    body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
+    _call(f"{ui}/api/v2/dags/{dag}/dagRuns", operator, body=body, method="POST")
+    deadline = time.monotonic() + 900
+    state = "queued"
+    while time.monotonic() < deadline and state not in ("success", "failed"):
+        time.sleep(5)
+        state = _call(f"{ui}/api/v2/dags/{dag}/dagRuns/{run_id}", operator)["state"]
+    assert state == "success"
+    with psycopg.connect(services.warehouse_dsn) as conn:
+        orders = conn.execute(
+            "select orders from regreport.risk_replays where replay_id = %s",
+            (f"risk-{day:%Y%m%d}-{day:%Y%m%d}-asrecorded-testing",),
+        ).fetchone()
+    assert orders is not None
+    assert orders[0] >= 200

@@ -174,7 +174,7 @@ def _reconcile(
 
 def render(settings: Settings, warehouse_dsn: str, name: str) -> dict[str, Any]:
     """Write the breach report and its summary (CSV) with manifests; the `built` document."""
-    from regreport.periodic import _firm_lei, write_csv
+    from regreport.periodic import write_csv
 
     with psycopg.connect(warehouse_dsn) as conn:
         row = conn.execute(
@@ -186,7 +186,9 @@ def render(settings: Settings, warehouse_dsn: str, name: str) -> dict[str, Any]:
         first, last = row
         out_dir = settings.output_dir / REPORT_TYPE / f"{first:%Y/%m/%d}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"RISK_{_firm_lei(conn)}_{name}"
+        # The replay reads the landed source, not the dbt models: the firm from raw too.
+        firm = conn.execute("select lei from raw.qsuite_firm order by firm_id limit 1").fetchone()
+        stem = f"RISK_{str(firm[0]).strip() if firm else 'FIRM'}_{name}"
         table = sql.Identifier(store.SCHEMA, "compliance_checks")
         queries = {
             "breaches": sql.SQL(
@@ -201,6 +203,17 @@ def render(settings: Settings, warehouse_dsn: str, name: str) -> dict[str, Any]:
                    from {} where replay_id = {} group by 1, 2, 3 order by 1, 2, 3"""
             ).format(table, sql.Literal(name)),
         }
+        start, _ = day_bounds(first)
+        _, end = day_bounds(last)
+        landed_by = conn.execute(
+            """select coalesce(string_agg(distinct _extract_run_id, ','), '')
+               from raw.qsuite_orders
+               where (created_at >= %s and created_at < %s) or created_at is null""",
+            (from_micros(start), from_micros(end)),
+        ).fetchone()
+        # The replay reads the landed source (no dbt model, no GX suite): say so.
+        run_ids = {"extract": (landed_by[0] if landed_by else "") or "none", "replay": name,
+                   "dbt": "none: the replay reads raw", "gx": "none: no suite"}  # fmt: skip
         outputs = []
         for part, query in queries.items():
             path = out_dir / f"{stem}_{part}.csv"
@@ -212,7 +225,7 @@ def render(settings: Settings, warehouse_dsn: str, name: str) -> dict[str, Any]:
     for part, (path, rows) in enumerate(outputs, start=1):
         manifest = build_manifest(
             report_type=REPORT_TYPE, schema_version=CSV_LAYOUT, period_start=first,
-            period_end=last, report_file=path, record_count=rows, run_ids={"replay": name},
+            period_end=last, report_file=path, record_count=rows, run_ids=run_ids,
             counts={"rows": rows},
         )  # fmt: skip
         manifest_path = path.with_name(path.name + ".manifest.json")

@@ -301,6 +301,10 @@ def test_every_documented_command_is_wired() -> None:
         "validate",
         "ui start",
         "ui stop",
+        "risk rules seed",
+        "risk rules list",
+        "risk rules set",
+        "risk backtest",
     } <= names
 
 
@@ -336,3 +340,33 @@ def test_reconcile_before_any_report_says_what_to_do() -> None:
     assert result.exit_code == 1
     assert "does not exist in this warehouse yet" in result.output
     assert "mifir_transactions_daily" in result.output
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_risk_rules_are_versioned_with_who_and_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change is a new version with its actor and reason; the history keeps both."""
+    monkeypatch.setenv("REGREPORT_ACTOR", "compliance:jdoe")
+    created = _invoke(
+        "risk", "rules", "set", "CLI-CREDIT", "--type", "CREDIT_LIMIT", "--threshold", "5000",
+        "--account", "ACC-1", "--effective-from", "2026-01-05", "--reason", "new client",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert created.output.startswith("CLI-CREDIT v1: rule-set version ")
+    changed = _invoke("risk", "rules", "set", "CLI-CREDIT", "--threshold", "7500",
+                      "--reason", "limit review")  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    assert changed.output.startswith("CLI-CREDIT v2: ")
+    refused = _invoke("risk", "rules", "set", "CLI-BAD", "--type", "CREDIT_LIMIT",
+                      "--effective-from", "2026-01-05", "--reason", "no threshold")  # fmt: skip
+    _no_traceback(refused)
+    assert refused.exit_code != 0
+    history = _invoke("risk", "rules", "list", "--history")
+    lines = [line for line in history.output.splitlines() if "CLI-CREDIT" in line]
+    assert len(lines) == 2
+    assert "threshold 5000" in lines[0]
+    assert "by compliance:jdoe: new client" in lines[0]
+    assert "threshold 7500" in lines[1]
+    assert "limit review" in lines[1]
+    latest = _invoke("risk", "rules", "list")
+    assert [line for line in latest.output.splitlines() if "CLI-CREDIT" in line] == [lines[1]]
