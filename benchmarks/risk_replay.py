@@ -214,14 +214,17 @@ def run(orders: int, days: int, sample: int) -> dict[str, Any]:
     fast_seconds = generate_seconds = 0.0
     rss_first = rss_peak = 0.0
     done = 0
+    buffers = fast.ResultBuffers(1 << 18)  # reused by every chunk of every day
     for index, day in enumerate(dates):
         t0 = time.perf_counter()
-        arrays, universe = (
-            (day1, universe1) if index == 0 else synthetic_day(day, per_day, book, index)
-        )
+        if index == 0:  # day 1 was made above; drop the extra references to it
+            arrays, universe = day1, universe1
+            del day1, universe1, prefix, objects, expected, got
+        else:
+            arrays, universe = synthetic_day(day, per_day, book, index)
         generate_seconds += time.perf_counter() - t0
         t0 = time.perf_counter()
-        for chunk in fast.replay_day(arrays, universe, chunk_size=1 << 18):
+        for chunk in fast.replay_day(arrays, universe, buffers=buffers):
             decisions += np.bincount(chunk.decision, minlength=3)
             for c in range(totals.shape[0]):
                 totals[c] += np.bincount(chunk.reason[:, c], minlength=256)

@@ -19,8 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
 from regreport.risk.codes import Check, Decision, Outcome, Reason
 from regreport.risk.model import CheckResult, Order, OrderResult, Universe
@@ -53,9 +52,6 @@ if set(LIMITS) != set(TIGHTEST):  # a new threshold rule type needs a kernel bra
 _L = {rule_type: i for i, rule_type in enumerate(LIMITS)}
 _SIDE = {"BUY": 1, "SELL": -1}
 _TYPE = {"LIMIT": 1, "MARKET": 2}
-_DUP_KEY = types.Tuple(
-    (types.int64, types.int64, types.int64, types.int64, types.float64, types.float64)
-)
 
 
 @dataclass
@@ -101,7 +97,12 @@ class OrderArrays:
         )
 
     def sorted(self) -> OrderArrays:
-        """In replay order: time (missing first), then order id."""
+        """In replay order: time (missing first), then order id (no copy if already so)."""
+        ts, ids = self.ts, self.order_id
+        if len(ts) < 2 or bool(
+            np.all((ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (ids[1:] > ids[:-1])))
+        ):
+            return self
         order = np.lexsort((self.order_id, self.ts))
         return OrderArrays(*(getattr(self, f)[order] for f in self.__dataclass_fields__))
 
@@ -341,6 +342,34 @@ class ResultChunk:
         return out
 
 
+class ResultBuffers:
+    """Result arrays reused from chunk to chunk (and day to day, when passed in).
+
+    Fresh arrays cost a page fault per 4 KiB on first write, which at ~300 bytes of results
+    per order is most of the kernel's time; reused ones cost nothing. A chunk's arrays are
+    overwritten by the next chunk: consume each chunk before asking for the next one.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.decision = np.empty(capacity, dtype=np.uint8)
+        self.outcome = np.empty((capacity, N_CHECKS), dtype=np.uint8)
+        self.reason = np.empty((capacity, N_CHECKS), dtype=np.uint8)
+        self.threshold = np.empty((capacity, N_CHECKS))
+        self.observed = np.empty((capacity, N_CHECKS))
+        self.rule = np.empty((capacity, N_CHECKS), dtype=np.int32)
+        self.reference_price = np.empty(capacity)
+        self.reference_ts = np.empty(capacity, dtype=np.int64)
+
+    def chunk(self, order_id: np.ndarray) -> ResultChunk:
+        """The first len(order_id) rows, as a chunk of results for those orders."""
+        n = len(order_id)
+        return ResultChunk(
+            order_id, self.decision[:n], self.outcome[:n], self.reason[:n], self.threshold[:n],
+            self.observed[:n], self.rule[:n], self.reference_price[:n], self.reference_ts[:n],
+        )  # fmt: skip
+
+
 class DayState:
     """Intraday state carried from one chunk to the next."""
 
@@ -354,14 +383,23 @@ class DayState:
         self.ring_size = np.zeros(n_accounts, dtype=np.int64)
         self.rate_window_us = rate_window_us
         self.dup_window_us = dup_window_us
-        self.last_identical = Dict.empty(key_type=_DUP_KEY, value_type=types.int64)
-        self.scalars = np.zeros(1, dtype=np.int64)  # [0]: last dictionary prune time
+        # Recent accepted orders per account: time, instrument, side, type, quantity, price.
+        self.dup = np.zeros((n_accounts, 8, 6))
+        self.dup_head = np.zeros(n_accounts, dtype=np.int64)
+        self.dup_size = np.zeros(n_accounts, dtype=np.int64)
 
 
 def replay_day(
-    orders: OrderArrays, universe: Universe, chunk_size: int = 1 << 20
+    orders: OrderArrays,
+    universe: Universe,
+    chunk_size: int = 1 << 18,
+    buffers: ResultBuffers | None = None,
 ) -> Iterator[ResultChunk]:
-    """Replay one day's orders in chunks of `chunk_size`; yields each chunk's results."""
+    """Replay one day's orders in chunks of `chunk_size`; yields each chunk's results.
+
+    A chunk's arrays are reused for the next one (see `ResultBuffers`): consume it first.
+    Pass `buffers` to reuse them across days too.
+    """
     start, end = day_bounds(universe.day)
     segments = resolve_segments(universe)
     ordered = orders.sorted()
@@ -386,21 +424,12 @@ def replay_day(
         universe.rules.max_window_us(RuleType.MESSAGE_RATE),
         universe.rules.max_window_us(RuleType.DUPLICATE_WINDOW),
     )
+    if buffers is None or buffers.capacity < min(chunk_size, len(ordered)):
+        buffers = ResultBuffers(min(chunk_size, max(len(ordered), 1)))
     for lo in range(0, len(ordered), chunk_size):
         part = ordered.slice(lo, min(lo + chunk_size, len(ordered)))
-        n = len(part)
-        chunk = ResultChunk(
-            part.order_id,
-            np.zeros(n, dtype=np.uint8),
-            np.zeros((n, N_CHECKS), dtype=np.uint8),
-            np.zeros((n, N_CHECKS), dtype=np.uint8),
-            np.full((n, N_CHECKS), np.nan),
-            np.full((n, N_CHECKS), np.nan),
-            np.full((n, N_CHECKS), -1, dtype=np.int32),
-            np.full(n, np.nan),
-            np.full(n, MISSING_TS, dtype=np.int64),
-        )
-        state.ring = _kernel(
+        chunk = buffers.chunk(part.order_id)
+        state.ring, state.dup = _kernel(
             start, end, part.ts, part.account, part.instrument, part.side, part.order_type,
             part.quantity, part.limit_price, quote_offsets, q_ts, q_mid, factor,
             segments.start, segments.firm_key, segments.firm_thr, segments.firm_win,
@@ -410,8 +439,8 @@ def replay_day(
             segments.appr_fail, segments.restr_ins, segments.restr_row, segments.restr_acc,
             segments.hrs_n, segments.hrs_rule, segments.hrs_open, segments.hrs_close,
             segments.hrs_closed, state.credit, state.position, state.ring, state.ring_head,
-            state.ring_size, state.rate_window_us, state.dup_window_us, state.last_identical,
-            state.scalars, chunk.decision, chunk.outcome, chunk.reason, chunk.threshold,
+            state.ring_size, state.rate_window_us, state.dup_window_us, state.dup, state.dup_head,
+            state.dup_size, chunk.decision, chunk.outcome, chunk.reason, chunk.threshold,
             chunk.observed, chunk.rule, chunk.reference_price, chunk.reference_ts,
         )  # fmt: skip
         yield chunk
@@ -487,8 +516,8 @@ _ACCESS, _APPROVED, _RESTRICTED_LIST, _HOURS = (
 _US = 1_000_000.0
 
 
-@njit(cache=True)
-def _bind(s, lim, a, i, f_key, f_rule, a_key, a_rule, i_key, i_rule):  # noqa: ANN001, ANN202
+@njit(cache=True, inline="always")
+def _bind(s, lim, a, i, f_key, f_rule, a_key, a_rule, i_key, i_rule):
     """Level of the binding rule: 0 firm, 1 account, 2 instrument, -1 none (ties: lowest rule)."""
     best, level = -1, -1
     best_key = math.inf
@@ -508,7 +537,31 @@ def _bind(s, lim, a, i, f_key, f_rule, a_key, a_rule, i_key, i_rule):  # noqa: A
 
 
 @njit(cache=True)
-def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
+def _grow_ring(ring, head, size):
+    """Twice the capacity; each account's times oldest first from 0, head after them."""
+    cap = ring.shape[1]
+    grown = np.zeros((ring.shape[0], cap * 2), dtype=ring.dtype)
+    for r in range(ring.shape[0]):
+        for m in range(size[r]):
+            grown[r, m] = ring[r, (head[r] - size[r] + m) % cap]
+        head[r] = size[r]
+    return grown
+
+
+@njit(cache=True)
+def _grow_dup(dup, head, size):
+    """`_grow_ring` for the recent accepted orders (one row of fields per entry)."""
+    cap = dup.shape[1]
+    grown = np.zeros((dup.shape[0], cap * 2, dup.shape[2]))
+    for r in range(dup.shape[0]):
+        for m in range(size[r]):
+            grown[r, m, :] = dup[r, (head[r] - size[r] + m) % cap, :]
+        head[r] = size[r]
+    return grown
+
+
+@njit(cache=True)
+def _kernel(
     day_start,
     day_end,
     ts,
@@ -521,7 +574,7 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
     q_off,
     q_ts,
     q_mid,
-    factor,  # noqa: ANN001
+    factor,
     seg_start,
     f_key,
     f_thr,
@@ -533,7 +586,7 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
     a_rule,
     i_key,
     i_thr,
-    i_win,  # noqa: ANN001
+    i_win,
     i_rule,
     suspended,
     appr_row,
@@ -541,7 +594,7 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
     appr_fail,
     restr_ins,
     restr_row,
-    restr_acc,  # noqa: ANN001
+    restr_acc,
     hrs_n,
     hrs_rule,
     hrs_open,
@@ -550,20 +603,21 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
     credit,
     position,
     ring,
-    ring_head,  # noqa: ANN001
+    ring_head,
     ring_size,
     rate_window,
     dup_window,
-    last_identical,
-    scalars,
+    dup,
+    dup_head,
+    dup_size,
     out_decision,
-    out_outcome,  # noqa: ANN001
+    out_outcome,
     out_reason,
     out_thr,
     out_obs,
     out_rule,
     out_ref,
-    out_ref_ts,  # noqa: ANN001
+    out_ref_ts,
 ):
     n = ts.shape[0]
     n_seg = seg_start.shape[0]
@@ -593,6 +647,12 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
             bad = _NON_POSITIVE
         elif otype[k] == 1 and not (px[k] > 0):
             bad = _MISSING_PRICE
+        out_ref[k] = math.nan
+        out_ref_ts[k] = MISSING_TS
+        for c in range(out_outcome.shape[1]):  # the outputs are not initialised
+            out_thr[k, c] = math.nan
+            out_obs[k, c] = math.nan
+            out_rule[k, c] = -1
         if bad >= 0:
             out_decision[k] = 2
             out_outcome[k, 0] = _REJECT
@@ -688,8 +748,7 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
         # Threshold controls.
         signed = position[a, i] + side[k] * q
         used = credit[a]
-        dup_key = (np.int64(a), np.int64(i), np.int64(side[k]), np.int64(otype[k]), q,
-                   px[k] if is_limit else -1.0)  # fmt: skip
+        dup_px = px[k] if is_limit else -1.0  # market orders: no price
         for lim in range(_LIMIT_CHECKS.shape[0]):
             level = _bind(s, lim, a, i, f_key, f_rule, a_key, a_rule, i_key, i_rule)
             if level < 0:
@@ -731,11 +790,24 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
                     value = abs(px[k] - ref) / ref * 100.0
                     failed = value > thr
             elif lim == _L_DUP:
-                if dup_key in last_identical:
-                    gap = t - last_identical[dup_key]
-                    if gap < win:
-                        value = gap / _US
+                # The latest identical accepted order, if less than the window ago: the
+                # account's recent accepted orders, newest first, until the window ends.
+                cap = dup.shape[1]
+                for back in range(dup_size[a]):
+                    j = (dup_head[a] - 1 - back) % cap
+                    seen = np.int64(dup[a, j, 0])
+                    if seen <= t - win:
+                        break
+                    if (
+                        dup[a, j, 1] == i
+                        and dup[a, j, 2] == side[k]
+                        and dup[a, j, 3] == otype[k]
+                        and dup[a, j, 4] == q
+                        and dup[a, j, 5] == dup_px
+                    ):
+                        value = (t - seen) / _US
                         failed = True
+                        break
             elif lim == _L_RATE:
                 count = 1
                 size = ring_size[a]
@@ -769,17 +841,9 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
         if rate_window > 0:
             cap = ring.shape[1]
             if ring_size[a] == cap:
-                oldest = ring[a, ring_head[a] % cap]
-                if oldest > t - rate_window:  # still inside the longest window: grow
-                    grown = np.zeros((ring.shape[0], cap * 2), dtype=np.int64)
-                    for row_a in range(ring.shape[0]):
-                        for m in range(ring_size[row_a]):
-                            grown[row_a, m] = ring[
-                                row_a, (ring_head[row_a] - ring_size[row_a] + m) % cap
-                            ]
-                        ring_head[row_a] = ring_size[row_a]
-                    ring = grown
-                    cap = cap * 2
+                if ring[a, ring_head[a] % cap] > t - rate_window:  # oldest still seen: grow
+                    ring = _grow_ring(ring, ring_head, ring_size)
+                    cap = ring.shape[1]
                 else:
                     ring_size[a] -= 1
             ring[a, ring_head[a] % cap] = t
@@ -792,10 +856,20 @@ def _kernel(  # noqa: ANN202, PLR0912, PLR0913, PLR0915, C901
                 credit[a] = used + 0.0
             position[a, i] = signed
             if dup_window > 0:
-                last_identical[dup_key] = t
-                if t - scalars[0] >= dup_window:  # forget what no window can see
-                    stale = [key for key, seen in last_identical.items() if seen <= t - dup_window]
-                    for key in stale:
-                        del last_identical[key]
-                    scalars[0] = t
-    return ring
+                cap = dup.shape[1]
+                if dup_size[a] == cap:
+                    if np.int64(dup[a, dup_head[a] % cap, 0]) > t - dup_window:
+                        dup = _grow_dup(dup, dup_head, dup_size)
+                        cap = dup.shape[1]
+                    else:
+                        dup_size[a] -= 1
+                j = dup_head[a] % cap
+                dup[a, j, 0] = t
+                dup[a, j, 1] = i
+                dup[a, j, 2] = side[k]
+                dup[a, j, 3] = otype[k]
+                dup[a, j, 4] = q
+                dup[a, j, 5] = dup_px
+                dup_head[a] = (dup_head[a] + 1) % cap
+                dup_size[a] += 1
+    return ring, dup
