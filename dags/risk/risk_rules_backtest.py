@@ -50,8 +50,11 @@ def _range() -> tuple[date, date, str]:
 
     ctx = get_current_context()
     params = ctx["params"]
-    default = previous_business_day(ctx["logical_date"].date())
-    first = date.fromisoformat(params["date_from"]) if params.get("date_from") else default
+    if params.get("date_from"):
+        first = date.fromisoformat(params["date_from"])
+    else:  # a run triggered without a logical date (the UI's default) has its run_after
+        anchor = ctx.get("logical_date") or ctx["dag_run"].run_after
+        first = previous_business_day(anchor.date())
     last = date.fromisoformat(params["date_to"]) if params.get("date_to") else first
     if last < first:
         raise ValueError(f"date_to {last} is before date_from {first}")

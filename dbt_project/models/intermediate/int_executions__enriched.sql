@@ -134,14 +134,15 @@ joined as (
         instruments.expiry_date,
         executions.executed_at,
         executions.updated_at
-    from executions
     {#- Each execution looks up its order by key. A plain join hashes every
         order ever landed (raw keeps all history), so the daily build would
         grow with history; `offset 0` keeps the lookup a per-row index probe. #}
+    from executions
     left join lateral (
-        select * from {{ ref('stg_qsuite__orders') }} as by_key
+        select by_key.*
+        from {{ ref('stg_qsuite__orders') }} as by_key
         where by_key.order_id = executions.order_id
-        offset 0
+        offset 0  -- noqa: AM09
     ) as orders on true
     left join accounts on orders.account_id = accounts.account_id
     left join second_holders
