@@ -127,6 +127,8 @@ def _evaluate(order: Order, universe: Universe, state: _DayState, day_start: int
             reference, reference_ts = quotes.mid[at], quotes.ts_us[at]
     price = order.limit_price if is_limit else reference
     notional = None if price is None else quantity * price * instrument.value_factor
+    if notional is not None and notional != notional:  # NaN: no EUR rate for the currency
+        notional = None
 
     rules = [r for r in universe.rules.in_force(t) if r.applies_to(account, instrument_id)]
 
