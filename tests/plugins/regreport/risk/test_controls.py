@@ -44,10 +44,18 @@ def order(n: int, at: int = T0, **fields: Any) -> Order:
     return Order(n, at, **values)
 
 
-def replay(orders, rules, *, quotes=QUOTES, ruleset_version=None, include_testing=False):  # noqa: ANN001, ANN201
+def replay(  # noqa: ANN201
+    orders,
+    rules,
+    *,
+    quotes=QUOTES,
+    ruleset_version=None,
+    include_testing=False,  # noqa: ANN001
+    instruments=INSTRUMENTS,  # noqa: ANN001
+):  # noqa: ANN001, ANN201
     """Both engines' results; they must agree. The reference's, by order id, are returned."""
     book = RuleBook(rules, ruleset_version=ruleset_version, include_testing=include_testing)
-    universe = Universe(DAY, ["ACC-A", "ACC-B"], INSTRUMENTS, quotes, book)
+    universe = Universe(DAY, ["ACC-A", "ACC-B"], instruments, quotes, book)
     expected = reference.replay_day(orders, universe)
     assert [r.key() for r in fast.replay_day_results(orders, universe)] == [
         r.key() for r in expected
@@ -329,3 +337,13 @@ def test_invalid_rules_are_refused() -> None:
         rule("X", RuleType.CREDIT_LIMIT, threshold=1.0, instrument_id=1)
     with pytest.raises(RuleError, match="window_seconds"):
         rule("X", RuleType.MESSAGE_RATE, threshold=1.0)
+
+
+def test_no_fx_rate_means_no_notional() -> None:
+    """An instrument whose currency has no EUR rate: notional controls fail closed."""
+    (result,) = replay(
+        [order(1, instrument_id=3)],
+        [rule("MAXN", RuleType.MAX_ORDER_NOTIONAL, threshold=1e9)],
+        instruments={**INSTRUMENTS, 3: Instrument(3, "XPAR", math.nan)},
+    )
+    assert check(result, Check.MAX_ORDER_NOTIONAL).reason is Reason.NO_REFERENCE_PRICE
