@@ -45,26 +45,20 @@ from regreport.operators.risk import RiskCheckReplayOperator
 SETTINGS = config.Settings.from_env()
 
 
-def _range() -> tuple[date, date, str]:
-    from regreport.timetables import previous_business_day
-
-    ctx = get_current_context()
-    params = ctx["params"]
-    if params.get("date_from"):
-        first = date.fromisoformat(params["date_from"])
-    else:  # a run triggered without a logical date (the UI's default) has its run_after
-        anchor = ctx.get("logical_date") or ctx["dag_run"].run_after
-        first = previous_business_day(anchor.date())
-    last = date.fromisoformat(params["date_to"]) if params.get("date_to") else first
-    if last < first:
-        raise ValueError(f"date_to {last} is before date_from {first}")
-    return first, last, ctx["run_id"]
+def _run_id() -> str:
+    return str(get_current_context()["run_id"])
 
 
 @task
 def resolve_range() -> dict[str, str]:
-    """The days to replay (params, or the previous business day)."""
-    first, last, _ = _range()
+    """The days to replay (params, or the business day before the run's date)."""
+    from regreport.risk.replay import backtest_range
+
+    ctx = get_current_context()
+    # A run triggered without a logical date (the UI's default) has its run_after.
+    anchor = ctx.get("logical_date") or ctx["dag_run"].run_after
+    params = ctx["params"]
+    first, last = backtest_range(params.get("date_from"), params.get("date_to"), anchor.date())
     return {"date_from": first.isoformat(), "date_to": last.isoformat()}
 
 
@@ -76,7 +70,7 @@ def extract_range(days: dict[str, str]) -> dict[str, Any]:
     from regreport.risk.rules import day_bounds, from_micros
     from regreport.risk.store import days as each_day
 
-    _, _, run_id = _range()
+    run_id = _run_id()
     landed = {}
     for day in each_day(date.fromisoformat(days["date_from"]), date.fromisoformat(days["date_to"])):
         start, end = (from_micros(b) for b in day_bounds(day))
@@ -126,7 +120,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     from regreport.hooks.connections import postgres_dsn
     from regreport.risk import replay
 
-    _, _, run_id = _range()
+    run_id = _run_id()
     return replay.register(postgres_dsn(config.WAREHOUSE_CONN_ID), built, archived, run_id)
 
 

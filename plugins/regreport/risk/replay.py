@@ -65,6 +65,25 @@ class ReplaySummary:
         return asdict(self)
 
 
+def backtest_range(date_from: str | None, date_to: str | None, today: date) -> tuple[date, date]:
+    """The days a backtest replays: the params, or the business day before `today`.
+
+    `today` is the run's date (its logical date, or when it was triggered); an empty
+    `date_to` means the `date_from` day alone.
+    """
+    from regreport.calendar import calendar_from_env
+
+    first = (
+        date.fromisoformat(date_from)
+        if date_from
+        else calendar_from_env().previous_business_day(today)
+    )
+    last = date.fromisoformat(date_to) if date_to else first
+    if last < first:
+        raise ValueError(f"date_to {last} is before date_from {first}")
+    return first, last
+
+
 def replay_id(first: date, last: date, ruleset_version: int | None, include_testing: bool) -> str:
     """The replay's stable name: range and rule-set mode."""
     mode = "asrecorded" if ruleset_version is None else f"v{ruleset_version}"
