@@ -43,6 +43,8 @@ import psycopg  # noqa: E402
 
 from regreport.config import Settings  # noqa: E402
 
+log = bench.clock_log
+business_days = bench.business_days
 MARKER = bench.PERIODIC_MARKER
 #: A copy of dbt_project taken at the start: every day runs the same models, whatever happens
 #: to the working tree meanwhile.
@@ -50,19 +52,6 @@ PROJECT = STATE / "dbt_project"
 DAILY_TARGET = 1.2
 MONTHLY_TARGET_SECONDS = 60.0
 SEED = 42
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def business_days(first: date, count: int) -> list[date]:
-    days, day = [], first
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
 
 
 def _bounds(first: date, after: date) -> dict[str, str]:

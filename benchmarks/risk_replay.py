@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ from regreport.risk.rules import (
     micros,
 )
 
+log = bench.clock_log
+business_days = bench.business_days
 MARKER = bench.RISK_MARKER
 RATE_TARGET = 1_000_000
 RATIO_TARGET = 50
@@ -46,19 +48,6 @@ SEED = 42
 ACCOUNTS, INSTRUMENTS = 2_000, 500
 MICS = ("XPAR", "XETR", "XAMS", "XLON", "XMIL")
 HOUR = 3_600_000_000
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def business_days(first: date, count: int) -> list[date]:
-    days, day = [], first
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
 
 
 def rule_book(first: date, last: date) -> RuleBook:

@@ -116,6 +116,21 @@ def log(message: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", flush=True)
 
 
+def clock_log(message: str) -> None:
+    """A line with the wall-clock time (the long benchmarks, which run for an hour)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def business_days(first: date, count: int) -> list[date]:
+    """`count` weekdays from `first` on (the synthetic days have no holidays)."""
+    days, day = [], first
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
 def _mb(kib: int) -> float:
     return kib * 1024 / 1e6
 
