@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from regreport.timetables import BusinessDayTimetable, MonthlyTimetable
+from regreport.timetables import BusinessDayTimetable, MonthlyTimetable, QuarterlyTimetable
 
 
 class RegReportPlugin(AirflowPlugin):
     """Airflow plugin for the `regreport` package."""
 
     name = "regreport"
-    timetables = [BusinessDayTimetable, MonthlyTimetable]  # noqa: RUF012 - Airflow's plugin API is a class attribute
+    timetables = [BusinessDayTimetable, MonthlyTimetable, QuarterlyTimetable]  # noqa: RUF012 - Airflow's plugin API is a class attribute

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # System packages the project needs on a fresh Debian machine: the PostgreSQL server binaries
 # (the local services run them; no Docker) and docker-compose 1.x (the tests validate
-# docker-compose.yml with it; no Docker engine is needed for that). Idempotent and quiet.
+# docker-compose.yml with it; no Docker engine is needed for that) and Chromium (the browser tests
+# drive Debian's build with Playwright; Playwright's own browser download does not work offline).
+# Idempotent and quiet.
 set -euo pipefail
 
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || need+=(postgresql)
 command -v docker-compose > /dev/null || need+=(docker-compose)
+command -v chromium > /dev/null || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo > /dev/null; then

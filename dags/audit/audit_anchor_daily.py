@@ -17,14 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 from regreport import config
-from regreport.operators.audit import (
-    AIRFLOW_ACTOR,
-    audit_task_failure,
-    audit_task_success,
-    record_trigger_task,
-)
+from regreport.operators.audit import AIRFLOW_ACTOR, record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 
 SETTINGS = config.Settings.from_env()
 
@@ -42,8 +39,8 @@ def anchor_day() -> dict[str, Any]:
 
     ctx = get_current_context()
     chosen = ctx["params"].get("day")
-    # The run at 00:30 anchors the day that just ended.
-    run_at = ctx.get("logical_date") or datetime.now(tz=UTC)
+    # The run at 00:30 (the end of its data interval) anchors the UTC day that just ended.
+    run_at = ctx.get("data_interval_end") or datetime.now(tz=UTC)
     day = date.fromisoformat(chosen) if chosen else run_at.date() - timedelta(days=1)
     with psycopg.connect(postgres_dsn(config.WAREHOUSE_CONN_ID)) as conn:
         anchor, uri = audit.anchor_day(
@@ -62,15 +59,16 @@ def anchor_day() -> dict[str, Any]:
 @dag(
     dag_id="audit_anchor_daily",
     dag_display_name="Audit-log anchor (daily)",
-    schedule="30 0 * * *",
+    # An explicit interval: [D-1 00:30, D 00:30), run at D 00:30 for day D-1. The half hour
+    # lets the last entries of the day commit before the day is sealed.
+    schedule=CronDataIntervalTimetable("30 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=5),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("audit_log"),
     },
     tags=["audit"],
     doc_md=__doc__,

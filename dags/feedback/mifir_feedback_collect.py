@@ -22,13 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
+from airflow.timetables.interval import DeltaDataIntervalTimetable
 
 from regreport import config
-from regreport.operators.audit import (
-    audit_task_failure,
-    audit_task_success,
-    record_trigger_task,
-)
+from regreport.operators.audit import record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 
 SETTINGS = config.Settings.from_env()
 
@@ -49,15 +47,14 @@ def collect_feedback() -> dict[str, Any]:
 @dag(
     dag_id="mifir_feedback_collect",
     dag_display_name="MiFIR regulator feedback (collect)",
-    schedule=timedelta(minutes=15),
+    schedule=DeltaDataIntervalTimetable(timedelta(minutes=15)),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=1),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("mifir_rts22"),
     },
     tags=["mifir", "ops"],
     doc_md=__doc__,

@@ -30,11 +30,8 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from regreport import config
-from regreport.operators.audit import (
-    audit_task_failure,
-    audit_task_success,
-    record_trigger_task,
-)
+from regreport.operators.audit import record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
@@ -62,7 +59,8 @@ def reconcile_day() -> dict[str, Any]:
 @dag(
     dag_id="mifir_reconciliation_daily",
     dag_display_name="MiFIR reconciliation with the regulator (daily)",
-    schedule=BusinessDayTimetable(run_after_hours=20),
+    # Every weekday, like the report it reconciles.
+    schedule=BusinessDayTimetable(run_after_hours=20, calendar="WEEKENDS"),
     # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
     # before start_date would create no task and "succeed" doing nothing.
     start_date=datetime(2018, 1, 1),
@@ -71,8 +69,7 @@ def reconcile_day() -> dict[str, Any]:
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=5),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("mifir_reconciliation"),
     },
     tags=["mifir", "report"],
     doc_md=__doc__,

@@ -64,11 +64,8 @@ from cosmos.constants import LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
-from regreport.operators.audit import (
-    audit_task_failure,
-    audit_task_success,
-    record_trigger_task,
-)
+from regreport.operators.audit import record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 from regreport.operators.feedback import AwaitRegulatorFeedbackOperator
 from regreport.operators.submit import SubmitToRegulatorOperator
 from regreport.timetables import BusinessDayTimetable, report_period
@@ -181,7 +178,9 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
 @dag(
     dag_id="mifir_transactions_daily",
     dag_display_name="MiFIR transaction reports (daily)",
-    schedule=BusinessDayTimetable(run_after_hours=6),
+    # Every weekday, TARGET2 holidays included: a venue open that day still trades, and its
+    # trades are reportable (due by the close of the next TARGET2 working day).
+    schedule=BusinessDayTimetable(run_after_hours=6, calendar="WEEKENDS"),
     # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
     # before start_date would create no task and "succeed" doing nothing.
     start_date=datetime(2018, 1, 1),
@@ -190,8 +189,7 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=2),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("mifir_rts22"),
     },
     tags=["mifir", "report"],
     doc_md=__doc__,

@@ -50,7 +50,8 @@ from cosmos.constants import LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
-from regreport.operators.audit import audit_task_failure, audit_task_success, record_trigger_task
+from regreport.operators.audit import record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
@@ -151,7 +152,9 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 @dag(
     dag_id="periodic_reports_daily",
     dag_display_name="Positions, trading, large trader, risk limits (daily)",
-    schedule=BusinessDayTimetable(run_after_hours=2),
+    # Every weekday, holidays included: positions are a chain, and a venue open on a
+    # TARGET2 or US holiday still trades.
+    schedule=BusinessDayTimetable(run_after_hours=2, calendar="WEEKENDS"),
     # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
     # before start_date would create no task and "succeed" doing nothing.
     start_date=datetime(2018, 1, 1),
@@ -160,8 +163,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=2),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("periodic_daily"),
     },
     tags=["periodic", "report"],
     doc_md=__doc__,

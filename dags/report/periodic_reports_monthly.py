@@ -36,7 +36,8 @@ from cosmos.constants import LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
-from regreport.operators.audit import audit_task_failure, audit_task_success, record_trigger_task
+from regreport.operators.audit import record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 from regreport.timetables import MonthlyTimetable
 
 SETTINGS = config.Settings.from_env()
@@ -137,7 +138,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 @dag(
     dag_id="periodic_reports_monthly",
     dag_display_name="Large trader and execution quality (monthly)",
-    schedule=MonthlyTimetable(run_after_hours=6),
+    schedule=MonthlyTimetable(run_after_hours=6, calendar="US"),
     # Back-reporting and backfills may go back to MiFIR II's start (3 January 2018); a run
     # before start_date would create no task and "succeed" doing nothing.
     start_date=datetime(2018, 1, 1),
@@ -146,8 +147,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=5),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("periodic_monthly"),
     },
     tags=["periodic", "report"],
     doc_md=__doc__,

@@ -39,7 +39,8 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from regreport import config
-from regreport.operators.audit import audit_task_failure, audit_task_success, record_trigger_task
+from regreport.operators.audit import record_trigger_task
+from regreport.operators.callbacks import task_callbacks
 from regreport.operators.risk import RiskCheckReplayOperator
 
 SETTINGS = config.Settings.from_env()
@@ -133,8 +134,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     default_args={
         "retries": SETTINGS.task_retries,
         "retry_delay": timedelta(minutes=2),
-        "on_success_callback": audit_task_success,
-        "on_failure_callback": audit_task_failure,
+        **task_callbacks("risk_backtest"),
     },
     tags=["risk", "report"],
     doc_md=__doc__,
