@@ -371,3 +371,16 @@ def test_misspelled_option_is_rejected(docker_compose: str, tmp_path: Path) -> N
     proc = _run_config(docker_compose, tmp_path, bad, _test_env())
     assert proc.returncode != 0
     assert "environmen" in proc.stderr
+
+
+def test_alerts_and_calendars_reach_every_airflow_component(services: dict[str, Any]) -> None:
+    """The deadline monitor and the failure callbacks run in the scheduler's workers; the
+    timetables resolve holidays in the scheduler and the dag-processor."""
+    for name in AIRFLOW_SERVICES:
+        env = _env(services[name])
+        assert env["REGREPORT_ALERT_CHANNELS"] == "log", name
+        # The alert log lands on the mounted logs folder, so it outlives the container.
+        log_file = env["REGREPORT_ALERT_LOG"]
+        assert any(log_file.startswith(target + "/") for target in _mounts(services[name])), name
+        assert env["REGREPORT_REPORTING_TZ"] == "UTC", name
+        assert "REGREPORT_EXTRA_HOLIDAYS_US" in env, name

@@ -16,8 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 from regreport import config
 from regreport.operators.audit import AIRFLOW_ACTOR, record_trigger_task

@@ -21,8 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import dag, task
-from airflow.timetables.interval import DeltaDataIntervalTimetable
+from airflow.sdk import DeltaDataIntervalTimetable, dag, task
 
 from regreport import config
 from regreport.operators.audit import record_trigger_task

@@ -55,7 +55,7 @@ ESMA/2016/1521 reporting instructions; SEC 17a-4(f) for the WORM archive.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -67,6 +67,7 @@ from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
 from regreport.operators.feedback import AwaitRegulatorFeedbackOperator
+from regreport.operators.leases import period_lease
 from regreport.operators.submit import SubmitToRegulatorOperator
 from regreport.timetables import BusinessDayTimetable, report_period
 
@@ -93,6 +94,10 @@ def _period() -> tuple[datetime, datetime, str]:
         ctx.get("data_interval_end"),
     )
     return start, end, ctx["run_id"]
+
+
+def _period_day() -> date:
+    return _period()[0].date()
 
 
 @task
@@ -227,7 +232,10 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
 def mifir_transactions_daily() -> None:
     """Extract, dbt, rules, dbt, GX, render, archive, register, submit, await feedback."""
     extracted = extract_period()
-    record_trigger_task() >> extracted
+    # One run at a time builds and files a day (a scheduled, a backfill and a manual run of
+    # the same day would otherwise race): held from before the extract until submission.
+    claim, release = period_lease("daily_build", _period_day)
+    record_trigger_task() >> claim >> extracted
     transform = _dbt_group(
         "dbt_transform",
         ["path:seeds", "path:models/staging", "path:models/intermediate", "path:models/marts"],
@@ -244,6 +252,7 @@ def mifir_transactions_daily() -> None:
         conn_id=config.SFTP_CONN_ID,
         warehouse_conn_id=config.WAREHOUSE_CONN_ID,
     )
+    submitted >> release.as_teardown(setups=claim)
     AwaitRegulatorFeedbackOperator(
         task_id="await_feedback",
         submitted=submitted.output,

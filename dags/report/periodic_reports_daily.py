@@ -41,7 +41,7 @@ since their positions start from it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -52,6 +52,7 @@ from cosmos.profiles import PostgresUserPasswordProfileMapping
 from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
+from regreport.operators.leases import period_lease
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
@@ -77,6 +78,10 @@ def _period() -> tuple[datetime, datetime, str]:
         ctx.get("data_interval_end"),
     )
     return start, end, ctx["run_id"]
+
+
+def _period_day() -> date:
+    return _period()[0].date()
 
 
 @task
@@ -183,7 +188,10 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 def periodic_reports_daily() -> None:
     """Extract, dbt, then per report: GX, render, archive, register."""
     extracted = extract_period()
-    record_trigger_task() >> extracted
+    # Shared with the MiFIR DAG: one run at a time builds a day (see `regreport.leases`).
+    claim, release = period_lease("daily_build", _period_day)
+    record_trigger_task() >> claim >> extracted
+    registered = []
     models = DbtTaskGroup(
         group_id="dbt_periodic",
         project_config=ProjectConfig(
@@ -214,7 +222,8 @@ def periodic_reports_daily() -> None:
         models >> validated
         built = render.override(task_id=f"render_{report_type}")(report_type, extracted, validated)
         stored = archive.override(task_id=f"archive_{report_type}")(built)
-        register.override(task_id=f"register_{report_type}")(built, stored)
+        registered.append(register.override(task_id=f"register_{report_type}")(built, stored))
+    registered >> release.as_teardown(setups=claim)
 
 
 periodic_reports_daily()

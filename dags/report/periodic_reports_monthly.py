@@ -27,7 +27,7 @@ UTC on the first business day after it. To rebuild a past month, trigger with **
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -38,6 +38,7 @@ from cosmos.profiles import PostgresUserPasswordProfileMapping
 from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
+from regreport.operators.leases import period_lease
 from regreport.timetables import MonthlyTimetable
 
 SETTINGS = config.Settings.from_env()
@@ -68,6 +69,10 @@ def _period() -> tuple[datetime, datetime, str]:
     if start is None or end is None:
         raise ValueError("this run has no data interval: set 'report_month' (YYYY-MM)")
     return start, end, ctx["run_id"]
+
+
+def _period_month() -> date:
+    return _period()[0].date()
 
 
 @task
@@ -164,7 +169,9 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 def periodic_reports_monthly() -> None:
     """Check the days, dbt, then per report: GX, render, archive, register."""
     checked = check_days_built()
-    record_trigger_task() >> checked
+    claim, release = period_lease("monthly_build", _period_month)
+    record_trigger_task() >> claim >> checked
+    registered = []
     models = DbtTaskGroup(
         group_id="dbt_monthly",
         project_config=ProjectConfig(
@@ -196,7 +203,8 @@ def periodic_reports_monthly() -> None:
         models >> validated
         built = render.override(task_id=f"render_{report_type}")(report_type, validated)
         stored = archive.override(task_id=f"archive_{report_type}")(built)
-        register.override(task_id=f"register_{report_type}")(built, stored)
+        registered.append(register.override(task_id=f"register_{report_type}")(built, stored))
+    registered >> release.as_teardown(setups=claim)
 
 
 periodic_reports_monthly()

@@ -13,6 +13,10 @@ regreport audit verify|anchor|log      the hash-chained audit log, its WORM anch
 regreport archive verify|hold|release  re-check the WORM archive; legal holds
 regreport validate FILE                check any auth.016 file against the ESMA XSDs
 regreport ui start|stop                the Airflow UI, login required
+regreport deadlines [--alert]          reports not submitted or not accepted by their deadline
+regreport alerts list|test|resolve     alerts raised for missed deadlines and failed tasks
+regreport runs [--run-id R]            per-run metrics: each step's duration and record counts
+regreport leases list|release          which run is building and filing which period
 """
 
 from __future__ import annotations
@@ -1135,3 +1139,234 @@ def risk_backtest(
     for line in replay.summary_lines({**summary, "replay_id": name, "by_reason": dict(reasons)}):
         click.echo(f"  {line}")
     _print_period_files(settings, first, [replay.REPORT_TYPE])
+
+
+# -- operations: deadlines, alerts, run metrics, leases -----------------------------------------
+
+
+def _instant(text: str | None) -> datetime:
+    """An ISO date-time (UTC if it has no offset); now when empty."""
+    if not text:
+        return datetime.now(tz=UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 date-time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@main.command("deadlines")
+@click.option("--at", "at", help="Check as of this instant (ISO 8601, default now).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First period to check.")
+@click.option("--report", "report_types", multiple=True, help="Only this report type.")
+@click.option("--alert", "send", is_flag=True, help="Raise the alerts (as the monitor DAG does).")
+@click.option("--all", "show_all", is_flag=True, help="List on-time and open periods too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def deadlines_cmd(
+    at: str | None,
+    since: datetime | None,
+    report_types: tuple[str, ...],
+    send: bool,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """Which reports missed their filing deadline (not submitted, or not accepted, in time)."""
+    import psycopg
+
+    from regreport import alerts, deadlines
+
+    now = _instant(at)
+    unknown = sorted(set(report_types) - set(deadlines.RULES))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown report type(s) {', '.join(unknown)}; known: {', '.join(deadlines.RULES)}"
+        )
+    rules = [deadlines.RULES[r] for r in report_types] if report_types else None
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        found = deadlines.check(
+            conn, now, since=since.date() if since else None, rules=rules, include_open=show_all
+        )
+        shown = found if show_all else [s for s in found if s.alert is not None]
+        sent = []
+        if send:
+            notifiers = alerts.notifiers_from_env()
+            sent = [
+                alerts.raise_alert(conn, s.alert, notifiers) for s in shown if s.alert is not None
+            ]
+    if as_json:
+        rows = [
+            {"report": s.rule.report, "period": s.period.label, "deadline": s.deadline,
+             "state": s.state, "detail": s.detail, "alert": s.alert.key if s.alert else None}
+            for s in shown
+        ]  # fmt: skip
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    missed = sum(s.alert is not None for s in found)
+    click.echo(f"deadlines as of {now:%Y-%m-%d %H:%M %Z}: {len(found)} period(s), {missed} missed")
+    for s in shown:
+        click.echo(
+            f"  {s.state:<15} {s.rule.report:<22} {s.period.label:<10} "
+            f"due {s.deadline:%Y-%m-%d %H:%M}  {s.detail}"
+        )
+    for outcome in sent:
+        what = ", ".join(outcome.sent) or "nobody new (already alerted)"
+        click.echo(f"  alert {outcome.key}: sent to {what}")
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Alerts raised for missed deadlines and failed tasks."""
+
+
+@alerts_group.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Unresolved alerts only.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def alerts_list(open_only: bool, as_json: bool) -> None:
+    """Alerts, newest first: what, when, which channels have it."""
+    import dataclasses
+
+    import psycopg
+
+    from regreport import alerts
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        rows = alerts.list_alerts(conn, open_only=open_only)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no alerts" + (" open" if open_only else ""))
+        return
+    for r in rows:
+        state = "resolved" if r.resolved_at else "OPEN"
+        click.echo(
+            f"{r.last_raised_at:%Y-%m-%d %H:%M}  {state:<8} {r.severity:<8} {r.key}\n"
+            f"    {r.reason}\n    delivered to: {', '.join(r.delivered_to) or '-'}"
+            + (f"; failed: {', '.join(r.failed)}" if r.failed else "")
+        )
+
+
+@alerts_group.command("test")
+def alerts_test() -> None:
+    """Send a test alert through every configured channel (REGREPORT_ALERT_CHANNELS)."""
+    import psycopg
+
+    from regreport import alerts
+
+    notifiers = alerts.notifiers_from_env()
+    alert = alerts.make_test_alert(reason=f"channel check by {_cli_actor()}")
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        outcome = alerts.raise_alert(conn, alert, notifiers)
+    click.echo(f"test alert {outcome.key}: sent to {', '.join(outcome.sent) or '-'}")
+    for name, error in outcome.failed.items():
+        click.echo(f"  {name}: FAILED: {error}")
+
+
+@alerts_group.command("resolve")
+@click.argument("key")
+def alerts_resolve(key: str) -> None:
+    """Close an alert once its cause is dealt with (raised again, it is a new incident)."""
+    import psycopg
+
+    from regreport import alerts
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        if not alerts.resolve(conn, key):
+            raise click.ClickException(f"no open alert {key!r} (see `regreport alerts list`)")
+    click.echo(f"resolved {key}")
+
+
+@main.command("runs")
+@click.option("--run-id", help="One run's steps.")
+@click.option("--report", help="Only this report (e.g. mifir_rts22, positions).")
+@click.option("--period", type=click.DateTime(["%Y-%m-%d"]), help="Only this period start.")
+@click.option("--limit", default=60, show_default=True, help="Rows to show.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_cmd(
+    run_id: str | None, report: str | None, period: datetime | None, limit: int, as_json: bool
+) -> None:
+    """Per-run metrics: each step's outcome, duration and records in, out and quarantined."""
+    import psycopg
+
+    from regreport import runlog
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        rows = runlog.list_metrics(
+            conn,
+            run_id=run_id,
+            report=report,
+            period_start=period.date() if period else None,
+            limit=limit,
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no run metrics recorded yet")
+        return
+
+    def num(value: Any) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    current = None
+    for r in rows:
+        if (r["dag_id"], r["run_id"]) != current:
+            current = (r["dag_id"], r["run_id"])
+            click.echo(f"{r['dag_id']}  {r['run_id']}  period {r['period_start']}")
+            click.echo(
+                f"  {'step':<52} {'state':<8} {'secs':>8} {'in':>10} {'out':>10} {'quar':>6}"
+            )
+        click.echo(
+            f"  {r['step'][:52]:<52} {r['state']:<8} {num(r['duration_s']):>8} "
+            f"{num(r['records_in']):>10} {num(r['records_out']):>10} {num(r['quarantined']):>6}"
+        )
+
+
+@main.group("leases")
+def leases_group() -> None:
+    """Period leases: which run is building and filing which period."""
+
+
+@leases_group.command("list")
+def leases_list() -> None:
+    """Who holds which period, until when."""
+    import psycopg
+
+    from regreport import leases
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        rows = leases.list_leases(conn)
+    if not rows:
+        click.echo("no period is being built")
+    now = datetime.now(tz=UTC)
+    for lease in rows:
+        state = "expired" if lease.expires_at <= now else "held"
+        click.echo(
+            f"{lease.scope:<14} {lease.period_start}  {state:<7} until "
+            f"{lease.expires_at:%Y-%m-%d %H:%M}  {lease.holder}"
+        )
+
+
+@leases_group.command("release")
+@click.argument("scope")
+@click.argument("period", type=click.DateTime(["%Y-%m-%d"]))
+def leases_release(scope: str, period: datetime) -> None:
+    """Break a lease left by a run that died (check in Airflow that it is not running)."""
+    import psycopg
+
+    from regreport import audit, leases
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        held = leases.current(conn, scope, period.date())
+        if held is None or not leases.release(conn, scope, period.date(), None):
+            raise click.ClickException(f"no lease on {scope} {period:%Y-%m-%d}")
+        audit.record(
+            conn,
+            action="lease.released",
+            actor=_cli_actor(),
+            object_type="period_lease",
+            object_id=f"{scope}/{period:%Y-%m-%d}",
+            before={"holder": held.holder, "expires_at": held.expires_at.isoformat()},
+        )
+        conn.commit()
+    click.echo(f"released {scope} {period:%Y-%m-%d} (was held by {held.holder})")

@@ -108,7 +108,17 @@ def setup(admin_dsn: str) -> list[str]:
     Returns:
         The names of the DDLs that ran (empty when everything was in place).
     """
-    from regreport import alerts, audit, gate, holds, reconciliation, registry, transmit
+    from regreport import (
+        alerts,
+        audit,
+        gate,
+        holds,
+        leases,
+        reconciliation,
+        registry,
+        runlog,
+        transmit,
+    )
     from regreport.risk import store as risk_store
 
     with psycopg.connect(admin_dsn) as conn:
@@ -122,6 +132,8 @@ def setup(admin_dsn: str) -> list[str]:
         audit.ensure_schema(conn)
         risk_store.ensure_schema(conn)
         alerts.ensure_schema(conn)
+        runlog.ensure_schema(conn)
+        leases.ensure_schema(conn)
         after = _applied(conn)
         conn.commit()
     return sorted(name for name, sha in after.items() if before.get(name) != sha)

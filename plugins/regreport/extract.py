@@ -253,6 +253,10 @@ def _copy(
     return rows
 
 
+#: The advisory lock (on the warehouse) one extract holds until it commits.
+EXTRACT_LOCK = "regreport.extract"
+
+
 def extract_period(
     source_dsn: str,
     warehouse_dsn: str,
@@ -286,6 +290,9 @@ def extract_period(
     rows: dict[str, int] = {}
     say = progress or log.info
     with psycopg.connect(source_dsn) as src, psycopg.connect(warehouse_dsn) as dst:
+        # One extract at a time lands into `raw` (two DAGs, or a backfill and a scheduled run,
+        # may extract at once): wait for the other to commit rather than interleave with it.
+        dst.execute("select pg_advisory_xact_lock(hashtext(%s))", (EXTRACT_LOCK,))
         # A repeatable-read snapshot: every table is read as of the same instant.
         src.execute("set transaction isolation level repeatable read, read only")
         # The admin makes `raw` at setup; the extract role may not create schemas.

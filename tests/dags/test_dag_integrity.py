@@ -142,8 +142,29 @@ def test_every_task_records_metrics_and_alerts_on_failure(dagbag) -> None:
 
 
 def test_deadlines_are_monitored_every_quarter_hour(dagbag) -> None:
-    dag = dagbag.dags["report_deadlines_monitor"]
-    interval = dag.timetable.infer_manual_data_interval(
-        run_after=pendulum.datetime(2026, 11, 26, 12, 7, tz="UTC")
+    timetable = dagbag.dags["report_deadlines_monitor"].timetable
+    assert type(timetable).__name__ == "CronDataIntervalTimetable"
+    assert timetable.expression == "*/15 * * * *"
+
+
+def test_a_period_is_built_and_filed_by_one_run_at_a_time(dagbag) -> None:
+    """The period lease is taken before anything is landed and kept until filing is done."""
+    for dag_id, writes in (
+        ("mifir_transactions_daily", ["extract_period", "render_report", "submit_report"]),
+        ("periodic_reports_daily", ["extract_period", "render_positions", "register_positions"]),
+        ("periodic_reports_monthly", ["check_days_built", "register_execution_quality"]),
+    ):
+        dag = dagbag.dags[dag_id]
+        claim, release = dag.get_task("claim_period"), dag.get_task("release_period")
+        assert claim.is_setup, dag_id
+        assert release.is_teardown, dag_id
+        assert claim.mode == "reschedule", dag_id  # waiting frees the worker slot
+        for task_id in writes:
+            task = dag.get_task(task_id)
+            assert "claim_period" in task.get_flat_relative_ids(upstream=True), (dag_id, task_id)
+            assert "release_period" in task.get_flat_relative_ids(upstream=False), (dag_id, task_id)
+    # The MiFIR lease is given back once the files are submitted, not after the feedback wait.
+    mifir = dagbag.dags["mifir_transactions_daily"]
+    assert "release_period" not in mifir.get_task("await_feedback").get_flat_relative_ids(
+        upstream=True
     )
-    assert interval.end - interval.start == pendulum.duration(minutes=15)

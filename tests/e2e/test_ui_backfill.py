@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from regreport import archive, registry, submissions
+from regreport import archive, audit, registry, submissions
 from regreport.config import Settings
 from regreport.generator import generate
 from regreport.timetables import next_business_day
@@ -103,11 +103,10 @@ def _backfills(airflow_api: AirflowApi, token: str) -> list[dict[str, Any]]:
 
 
 def _backfill_runs(airflow_api: AirflowApi, token: str, start: date, end: date) -> list[dict]:
-    query = (
-        f"?run_type=backfill&logical_date_gte={start}T00:00:00Z"
-        f"&logical_date_lte={end}T00:00:00Z&limit=100"
-    )
-    return list(airflow_api.call(f"/api/v2/dags/{DAG_ID}/dagRuns{query}", token)["dag_runs"])
+    """Backfill runs whose data interval starts in [start, end] (a run's logical date is its
+    run-after instant, the morning after its day)."""
+    runs = airflow_api.call(f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill&limit=1000", token)
+    return [r for r in runs["dag_runs"] if str(start) <= r["data_interval_start"][:10] <= str(end)]
 
 
 def test_an_operator_backfills_a_range_and_a_viewer_cannot(
@@ -142,7 +141,9 @@ def test_an_operator_backfills_a_range_and_a_viewer_cannot(
     page = _sign_in(browser, ui, airflow_api, "operator")
     _fill_backfill(page, day1, day2)
     page.get_by_text("2 runs will be triggered").wait_for()
-    page.get_by_role("dialog").get_by_role("button", name="Run Backfill").click()
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/backfills")) as sent:
+        page.get_by_role("dialog").get_by_role("button", name="Run Backfill").click()
+    assert sent.value.post_data_json["reprocess_behavior"] == "none"  # only missing days
     page.get_by_role("dialog").wait_for(state="hidden")
     page.context.close()
     created = [b for b in _backfills(airflow_api, admin) if b["id"] not in before]
@@ -150,11 +151,12 @@ def test_an_operator_backfills_a_range_and_a_viewer_cannot(
     backfill = created[0]
     assert backfill["from_date"].startswith(str(day1))
     assert backfill["to_date"].startswith(str(day2))
-    assert backfill["dag_run_conf"] == {
-        "only_rejected": False,
-        "report_date": None,
-        "resend_unchanged": False,
-    }
+    # An overlapping backfill of the same report is refused while this one runs.
+    body = {"dag_id": DAG_ID, "from_date": f"{day2}T00:00:00Z", "to_date": f"{day2}T00:00:00Z"}
+    operator = airflow_api.login("operator")
+    with pytest.raises(urllib.error.HTTPError) as overlapping:
+        airflow_api.call("/api/v2/backfills", operator, body, "POST")
+    assert overlapping.value.code == 409
 
     deadline = time.monotonic() + 1500
     runs: list[dict] = []
@@ -163,7 +165,7 @@ def test_an_operator_backfills_a_range_and_a_viewer_cannot(
         if len(runs) == 2 and all(r["state"] in ("success", "failed") for r in runs):
             break
         time.sleep(5)
-    assert sorted((r["logical_date"][:10], r["state"]) for r in runs) == [
+    assert sorted((r["data_interval_start"][:10], r["state"]) for r in runs) == [
         (str(day1), "success"),
         (str(day2), "success"),
     ]
@@ -178,3 +180,19 @@ def test_an_operator_backfills_a_range_and_a_viewer_cannot(
             assert head["ObjectLockMode"] == "COMPLIANCE"
             status = submissions.status(conn, rows[0]["report_id"])
             assert status.remote_name == rows[0]["file_name"]
+        # Who started each run, and with which parameters, is in the audit trail.
+        run_ids = {r["dag_run_id"] for r in runs}
+        triggered = [
+            e
+            for e in audit.iter_entries(conn)
+            if e.action == "run.triggered" and e.run_id in run_ids
+        ]
+    assert sorted(e.run_id for e in triggered) == sorted(run_ids)
+    for entry in triggered:
+        assert entry.actor == "operator"
+        assert entry.after["run_type"] == "backfill"
+        assert entry.after["params"] == {
+            "only_rejected": False,
+            "report_date": None,
+            "resend_unchanged": False,
+        }

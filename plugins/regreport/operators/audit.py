@@ -33,8 +33,10 @@ def record_run_trigger(context: Context) -> dict[str, Any]:
 
     dag_run = context["dag_run"]
     user = getattr(dag_run, "triggering_user_name", None)
+    run_type = getattr(dag_run, "run_type", "")
     after = {
-        "run_type": str(getattr(dag_run, "run_type", "") or ""),
+        # The enum's value ("backfill", "manual", "scheduled"), not its repr.
+        "run_type": str(getattr(run_type, "value", run_type) or ""),
         "logical_date": context.get("logical_date"),
         "data_interval_start": context.get("data_interval_start"),
         "data_interval_end": context.get("data_interval_end"),

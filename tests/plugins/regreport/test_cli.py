@@ -305,6 +305,13 @@ def test_every_documented_command_is_wired() -> None:
         "risk rules list",
         "risk rules set",
         "risk backtest",
+        "deadlines",
+        "alerts list",
+        "alerts test",
+        "alerts resolve",
+        "runs",
+        "leases list",
+        "leases release",
     } <= names
 
 
@@ -370,3 +377,61 @@ def test_risk_rules_are_versioned_with_who_and_why(monkeypatch: pytest.MonkeyPat
     assert "limit review" in lines[1]
     latest = _invoke("risk", "rules", "list")
     assert [line for line in latest.output.splitlines() if "CLI-CREDIT" in line] == [lines[1]]
+
+
+# -- operations: deadlines, alerts, runs, leases --------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_a_report_never_sent_is_alerted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registered 26 Nov file was never submitted: due Sat 28 Nov 00:00 UTC, missed."""
+    log_file = tmp_path / "alerts.log"
+    monkeypatch.setenv("REGREPORT_ALERT_CHANNELS", "log")
+    monkeypatch.setenv("REGREPORT_ALERT_LOG", str(log_file))
+    args = ("deadlines", "--at", "2026-11-28T12:00", "--since", "2026-11-26",
+            "--report", "mifir_rts22")  # fmt: skip
+    listed = _invoke(*args, "--json")
+    _no_traceback(listed)
+    assert listed.exit_code == 0, listed.output
+    assert [(r["period"], r["state"], r["alert"]) for r in json.loads(listed.output)] == [
+        ("2026-11-26", "NOT_SUBMITTED", "deadline_not_submitted:mifir_rts22:2026-11-26")
+    ]
+    first = _invoke(*args, "--alert")
+    assert first.exit_code == 0, first.output
+    assert "1 period(s), 1 missed" in first.output
+    assert "sent to log" in first.output
+    again = _invoke(*args, "--alert")
+    assert "nobody new (already alerted)" in again.output
+    assert len(log_file.read_text().splitlines()) == 1
+
+    shown = _invoke("alerts", "list", "--open")
+    assert "deadline_not_submitted:mifir_rts22:2026-11-26" in shown.output
+    assert "delivered to: log" in shown.output
+    resolved = _invoke("alerts", "resolve", "deadline_not_submitted:mifir_rts22:2026-11-26")
+    assert resolved.exit_code == 0, resolved.output
+    assert _invoke("alerts", "list", "--open").output.strip() == "no alerts open"
+    unknown = _invoke("alerts", "resolve", "no-such-alert")
+    assert unknown.exit_code == 1
+    assert "no open alert 'no-such-alert'" in unknown.output
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_unknown_report_type_is_a_usage_error() -> None:
+    result = _invoke("deadlines", "--report", "mifir")
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "unknown report type(s) mifir" in result.output
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cli_env")
+def test_runs_and_leases_on_a_quiet_warehouse() -> None:
+    assert _invoke("runs").output.strip() == "no run metrics recorded yet"
+    assert _invoke("leases", "list").output.strip() == "no period is being built"
+    result = _invoke("leases", "release", "daily_build", "2026-11-26")
+    assert result.exit_code == 1
+    assert "no lease on daily_build 2026-11-26" in result.output

@@ -174,3 +174,37 @@ def _orders_of(src: str, execution_ids: list[int]) -> set[int]:
             "select order_id from qsuite.executions where execution_id = any(%s)", (execution_ids,)
         ).fetchall()
     return {r[0] for r in rows}
+
+
+@pytest.mark.integration
+def test_an_extract_waits_for_the_one_in_progress(dsns: tuple[str, str]) -> None:
+    """While another extract holds the warehouse's extract lock, a second one waits for it."""
+    import threading
+
+    from regreport.extract import EXTRACT_LOCK
+
+    src, wh = dsns
+    start, end = _bounds(DAY_1)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            extract_period(src, wh, start, end, "waiting-run")
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    with psycopg.connect(wh, autocommit=True) as first:
+        first.execute("select pg_advisory_lock(hashtext(%s))", (EXTRACT_LOCK,))
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not done.wait(3.0), "the extract did not wait for the one in progress"
+        first.execute("select pg_advisory_unlock(hashtext(%s))", (EXTRACT_LOCK,))
+        assert done.wait(120)
+    thread.join()
+    assert errors == []
+    with psycopg.connect(wh) as conn:
+        landed = conn.execute("select distinct _extract_run_id from raw.qsuite_accounts").fetchall()
+    assert landed == [("waiting-run",)]

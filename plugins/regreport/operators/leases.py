@@ -1,0 +1,84 @@
+"""`claim_period` / `release_period`: the Airflow side of `regreport.leases`.
+
+`period_lease(scope, period)` returns the two tasks. `claim_period` is a sensor in reschedule
+mode: while another run holds the period it frees its worker slot and pokes again every
+`poke_seconds`, logging who holds it; after `timeout` it fails (and alerts). `release_period`
+is a teardown: it runs when the work between the two is done, whether that succeeded or
+failed, and releases only this run's lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from airflow.sdk import PokeReturnValue, get_current_context, task
+
+log = logging.getLogger(__name__)
+
+
+def _holder() -> str:
+    ctx = get_current_context()
+    return f"{ctx['dag'].dag_id}/{ctx['run_id']}"
+
+
+def _warehouse_dsn() -> str:
+    from regreport import config
+    from regreport.hooks.connections import postgres_dsn
+
+    return postgres_dsn(config.WAREHOUSE_CONN_ID)
+
+
+def period_lease(
+    scope: str,
+    period: Callable[[], date],
+    *,
+    poke_seconds: int = 30,
+    timeout: timedelta = timedelta(hours=6),
+) -> tuple[Any, Any]:
+    """The (claim, release) tasks for `scope` and the period `period()` returns in a task."""
+
+    @task.sensor(
+        task_id="claim_period",
+        poke_interval=poke_seconds,
+        timeout=timeout.total_seconds(),
+        mode="reschedule",
+    )
+    def claim_period() -> PokeReturnValue:
+        """Take the period's lease, or wait while another run holds it."""
+        import psycopg
+
+        from regreport import leases
+
+        day, holder = period(), _holder()
+        with psycopg.connect(_warehouse_dsn()) as conn:
+            got = leases.acquire(conn, scope, day, holder)
+            if got is None:
+                other = leases.current(conn, scope, day)
+                log.warning(
+                    "%s %s is being built by %s (lease until %s); waiting",
+                    scope,
+                    day,
+                    other.holder if other else "another run",
+                    other.expires_at if other else "?",
+                )
+                return PokeReturnValue(is_done=False)
+        log.info("%s %s: lease taken by %s until %s", scope, day, holder, got.expires_at)
+        return PokeReturnValue(is_done=True, xcom_value={"scope": scope, "period": str(day)})
+
+    @task(task_id="release_period")
+    def release_period() -> bool:
+        """Give this run's lease back (another run's lease is left alone)."""
+        import psycopg
+
+        from regreport import leases
+
+        day, holder = period(), _holder()
+        with psycopg.connect(_warehouse_dsn()) as conn:
+            released = leases.release(conn, scope, day, holder)
+        log.info("%s %s: lease %s", scope, day, "released" if released else "not held by this run")
+        return released
+
+    return claim_period(), release_period()
