@@ -18,6 +18,7 @@ calendar); the deadline counts business days of the report's jurisdiction.
 | positions, trading, large trader, risk limits | weekday | US | close of the next business day |
 | large trader (monthly) | month | US | 10 business days after the month |
 | execution quality (Rule 605) | month | US | end of the following month |
+| execution quality (review) | quarter | US | end of the month after the quarter |
 
 Alerts go to the channels in `REGREPORT_ALERT_CHANNELS` (log file, email, webhook, or a
 plug-in) once per channel and breach: a breach found again 15 minutes later is not sent again

@@ -232,9 +232,9 @@ def register_report(built: dict[str, Any], archived: dict[str, Any]) -> dict[str
 def mifir_transactions_daily() -> None:
     """Extract, dbt, rules, dbt, GX, render, archive, register, submit, await feedback."""
     extracted = extract_period()
-    # One run at a time builds and files a day (a scheduled, a backfill and a manual run of
-    # the same day would otherwise race): held from before the extract until submission.
-    claim, release = period_lease("daily_build", _period_day)
+    # One run at a time builds in the warehouse and files (a scheduled, a backfill and a
+    # manual run may run at once, and share its tables): held from the extract to submission.
+    claim, release = period_lease(_period_day)
     record_trigger_task() >> claim >> extracted
     transform = _dbt_group(
         "dbt_transform",

@@ -37,6 +37,9 @@ whose previous trading day was never built fails in `fct_positions_daily`, namin
 backfill from.
 To rebuild one past day, trigger with **Report date**; then rebuild the days after it too,
 since their positions start from it.
+**Reports** chooses which of the four reports a run (or every run of a backfill) builds and
+files; the others are skipped from their validation on. The dbt models are built in full
+either way (positions are a chain).
 """
 
 from __future__ import annotations
@@ -102,11 +105,20 @@ def extract_period() -> dict[str, Any]:
 
 @task
 def validate(report_type: str) -> dict[str, Any]:
-    """Run the report's GX checkpoint on the day's rows; raise if any expectation fails."""
+    """Run the report's GX checkpoint on the day's rows; raise if any expectation fails.
+
+    A report left out of the **Reports** parameter is skipped here, and so is everything
+    downstream of it (render, archive, register).
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from regreport import periodic
     from regreport.hooks.connections import postgres_dsn
     from regreport.pipeline import validate_checkpoint
 
+    chosen = get_current_context()["params"].get("reports") or list(REPORTS)
+    if report_type not in chosen:
+        raise AirflowSkipException(f"{report_type} is not among the chosen reports {chosen}")
     start, _, run_id = _period()
     checkpoint = periodic.REPORTS[report_type].checkpoint
     return validate_checkpoint(
@@ -173,6 +185,16 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     tags=["periodic", "report"],
     doc_md=__doc__,
     params={
+        "reports": Param(
+            list(REPORTS),
+            type="array",
+            items={"type": "string", "enum": list(REPORTS)},
+            examples=list(REPORTS),
+            uniqueItems=True,
+            minItems=1,
+            title="Reports",
+            description="Which reports to build and file; the others are skipped.",
+        ),
         "report_date": Param(
             None,
             type=["null", "string"],
@@ -188,8 +210,8 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 def periodic_reports_daily() -> None:
     """Extract, dbt, then per report: GX, render, archive, register."""
     extracted = extract_period()
-    # Shared with the MiFIR DAG: one run at a time builds a day (see `regreport.leases`).
-    claim, release = period_lease("daily_build", _period_day)
+    # One run at a time builds in the warehouse, this DAG or another (`regreport.leases`).
+    claim, release = period_lease(_period_day)
     record_trigger_task() >> claim >> extracted
     registered = []
     models = DbtTaskGroup(

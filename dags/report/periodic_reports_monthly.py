@@ -23,6 +23,7 @@ business day of the month, and archives them write-once.
 UTC on the first business day after it. To rebuild a past month, trigger with **Report month**
 (`YYYY-MM`), or backfill a range of months:
 `airflow backfill create --dag-id periodic_reports_monthly --from-date A --to-date B`.
+**Reports** chooses which of the two reports a run builds and files.
 """
 
 from __future__ import annotations
@@ -90,11 +91,20 @@ def check_days_built() -> dict[str, Any]:
 
 @task
 def validate(report_type: str) -> dict[str, Any]:
-    """Run the report's GX checkpoint on the month's rows; raise if any expectation fails."""
+    """Run the report's GX checkpoint on the month's rows; raise if any expectation fails.
+
+    A report left out of the **Reports** parameter is skipped here, and so is everything
+    downstream of it (render, archive, register).
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from regreport import periodic
     from regreport.hooks.connections import postgres_dsn
     from regreport.pipeline import validate_checkpoint
 
+    chosen = get_current_context()["params"].get("reports") or list(REPORTS)
+    if report_type not in chosen:
+        raise AirflowSkipException(f"{report_type} is not among the chosen reports {chosen}")
     start, _, run_id = _period()
     checkpoint = periodic.REPORTS[report_type].checkpoint
     return validate_checkpoint(
@@ -157,6 +167,16 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
     tags=["periodic", "report"],
     doc_md=__doc__,
     params={
+        "reports": Param(
+            list(REPORTS),
+            type="array",
+            items={"type": "string", "enum": list(REPORTS)},
+            examples=list(REPORTS),
+            uniqueItems=True,
+            minItems=1,
+            title="Reports",
+            description="Which reports to build and file; the others are skipped.",
+        ),
         "report_month": Param(
             None,
             type=["null", "string"],
@@ -169,7 +189,7 @@ def register(built: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any]:
 def periodic_reports_monthly() -> None:
     """Check the days, dbt, then per report: GX, render, archive, register."""
     checked = check_days_built()
-    claim, release = period_lease("monthly_build", _period_month)
+    claim, release = period_lease(_period_month)
     record_trigger_task() >> claim >> checked
     registered = []
     models = DbtTaskGroup(

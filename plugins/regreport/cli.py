@@ -16,7 +16,7 @@ regreport ui start|stop                the Airflow UI, login required
 regreport deadlines [--alert]          reports not submitted or not accepted by their deadline
 regreport alerts list|test|resolve     alerts raised for missed deadlines and failed tasks
 regreport runs [--run-id R]            per-run metrics: each step's duration and record counts
-regreport leases list|release          which run is building and filing which period
+regreport leases list|release          which run is building in the warehouse, for which period
 """
 
 from __future__ import annotations
@@ -1324,12 +1324,12 @@ def runs_cmd(
 
 @main.group("leases")
 def leases_group() -> None:
-    """Period leases: which run is building and filing which period."""
+    """Build leases: which run is building in the warehouse, for which period."""
 
 
 @leases_group.command("list")
 def leases_list() -> None:
-    """Who holds which period, until when."""
+    """Who holds the build lease, for which period, until when."""
     import psycopg
 
     from regreport import leases
@@ -1337,36 +1337,36 @@ def leases_list() -> None:
     with psycopg.connect(_settings().warehouse_dsn) as conn:
         rows = leases.list_leases(conn)
     if not rows:
-        click.echo("no period is being built")
+        click.echo("nothing is being built")
     now = datetime.now(tz=UTC)
     for lease in rows:
         state = "expired" if lease.expires_at <= now else "held"
         click.echo(
-            f"{lease.scope:<14} {lease.period_start}  {state:<7} until "
-            f"{lease.expires_at:%Y-%m-%d %H:%M}  {lease.holder}"
+            f"{lease.scope:<16} {state:<7} until {lease.expires_at:%Y-%m-%d %H:%M}  "
+            f"{lease.holder} (building {lease.period_start})"
         )
 
 
 @leases_group.command("release")
-@click.argument("scope")
-@click.argument("period", type=click.DateTime(["%Y-%m-%d"]))
-def leases_release(scope: str, period: datetime) -> None:
+@click.argument("scope", default="warehouse_build")
+def leases_release(scope: str) -> None:
     """Break a lease left by a run that died (check in Airflow that it is not running)."""
     import psycopg
 
     from regreport import audit, leases
 
     with psycopg.connect(_settings().warehouse_dsn) as conn:
-        held = leases.current(conn, scope, period.date())
-        if held is None or not leases.release(conn, scope, period.date(), None):
-            raise click.ClickException(f"no lease on {scope} {period:%Y-%m-%d}")
+        held = leases.current(conn, scope)
+        if held is None or not leases.release(conn, scope, None):
+            raise click.ClickException(f"no lease on {scope}")
         audit.record(
             conn,
             action="lease.released",
             actor=_cli_actor(),
-            object_type="period_lease",
-            object_id=f"{scope}/{period:%Y-%m-%d}",
-            before={"holder": held.holder, "expires_at": held.expires_at.isoformat()},
-        )
+            object_type="build_lease",
+            object_id=scope,
+            before={"holder": held.holder, "period_start": str(held.period_start),
+                    "expires_at": held.expires_at.isoformat()},
+        )  # fmt: skip
         conn.commit()
-    click.echo(f"released {scope} {period:%Y-%m-%d} (was held by {held.holder})")
+    click.echo(f"released {scope} (was held by {held.holder})")

@@ -143,6 +143,15 @@ RULES: dict[str, DeadlineRule] = {
             done_steps=("register_execution_quality",),
             basis="SEC Rule 605: within one month after the end of the month",
         ),
+        DeadlineRule(
+            "execution_quality_quarterly",
+            "Execution quality (quarterly best-execution review)",
+            "quarter",
+            "US",
+            months_after=1,
+            done_steps=("register_execution_quality_quarterly",),
+            basis="FINRA Rule 5310.09: regular and rigorous review, at least quarterly",
+        ),
     )
 }
 

@@ -104,6 +104,14 @@ EXECUTION_QUALITY = ReportCheck(
     period_column="month_start",
 )
 
+#: Quarterly rows carry the quarter's first day (the best-execution review).
+EXECUTION_QUALITY_QUARTERLY = ReportCheck(
+    suite="rpt__execution_quality_quarterly",
+    schema="reports",
+    table="rpt_execution_quality_quarterly",
+    period_column="quarter_start",
+)
+
 CHECKPOINTS: dict[str, ReportCheck] = {
     "mifir_transactions_daily__report": MIFIR_RTS22,
     "positions_daily__report": POSITIONS,
@@ -112,6 +120,7 @@ CHECKPOINTS: dict[str, ReportCheck] = {
     "risk_limits_daily__report": RISK_LIMITS,
     "large_trader_monthly__report": LARGE_TRADER_MONTHLY,
     "execution_quality_monthly__report": EXECUTION_QUALITY,
+    "execution_quality_quarterly__report": EXECUTION_QUALITY_QUARTERLY,
 }
 
 

@@ -199,6 +199,18 @@ EXECUTION_QUALITY = PeriodicReport(
     ),
     checkpoint="execution_quality_monthly__report",
 )
+EXECUTION_QUALITY_QUARTERLY = PeriodicReport(
+    report_type="execution_quality_quarterly",
+    title="Execution quality, calendar quarter (best-execution review, FINRA Rule 5310.09)",
+    tables=(
+        ReportTable(
+            "reports.rpt_execution_quality_quarterly",
+            "quarter_start",
+            ("instrument_id", "order_category", "size_band"),
+        ),
+    ),
+    checkpoint="execution_quality_quarterly__report",
+)
 #: Every periodic report, by report type.
 REPORTS: dict[str, PeriodicReport] = {
     r.report_type: r
@@ -209,6 +221,7 @@ REPORTS: dict[str, PeriodicReport] = {
         RISK_LIMITS,
         LARGE_TRADER_MONTHLY,
         EXECUTION_QUALITY,
+        EXECUTION_QUALITY_QUARTERLY,
     )
 }
 
@@ -218,12 +231,18 @@ def _day(value: datetime | date) -> date:
 
 
 def file_stem(report: PeriodicReport, firm_lei: str, start: date, end: date) -> str:
-    """``<TYPE>_<firm LEI>_<period>``: a day is ``YYYYMMDD``, a calendar month ``YYYYMM``."""
+    """``<TYPE>_<firm LEI>_<period>``: the period as ``YYYYMMDD``, ``YYYYMM`` or ``YYYYQn``.
+
+    A day, a calendar month, a calendar quarter; any other span as ``first-last``.
+    """
     last = end - timedelta(days=1)
+    quarter = start.day == 1 and start.month % 3 == 1 and end.day == 1
     if start == last:
         period = f"{start:%Y%m%d}"
     elif start.day == 1 and (last + timedelta(days=1)).day == 1 and start.month == last.month:
         period = f"{start:%Y%m}"
+    elif quarter and (end.year * 12 + end.month) - (start.year * 12 + start.month) == 3:
+        period = f"{start.year}Q{(start.month - 1) // 3 + 1}"
     else:
         period = f"{start:%Y%m%d}-{last:%Y%m%d}"
     return f"{report.report_type.upper()}_{firm_lei}_{period}"

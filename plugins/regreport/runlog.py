@@ -42,7 +42,7 @@ create table if not exists {TABLE} (
     report          text,
     period_start    date,
     period_end      date,
-    state           text not null check (state in ('success', 'failed')),
+    state           text not null check (state in ('success', 'failed', 'skipped')),
     started_at      timestamptz,
     finished_at     timestamptz not null,
     duration_s      numeric(12, 3),
@@ -54,6 +54,10 @@ create table if not exists {TABLE} (
     recorded_at     timestamptz not null default now(),
     primary key (run_id, dag_id, step, try_number)
 );
+-- 'skipped' came after the first version of the table.
+alter table {TABLE} drop constraint if exists run_metrics_state_check;
+alter table {TABLE} add constraint run_metrics_state_check
+    check (state in ('success', 'failed', 'skipped'));
 create index if not exists run_metrics_report_period_idx
     on {TABLE} (report, period_start, finished_at);
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -153,6 +154,10 @@ def test_a_period_is_built_and_filed_by_one_run_at_a_time(dagbag) -> None:
         ("mifir_transactions_daily", ["extract_period", "render_report", "submit_report"]),
         ("periodic_reports_daily", ["extract_period", "render_positions", "register_positions"]),
         ("periodic_reports_monthly", ["check_days_built", "register_execution_quality"]),
+        (
+            "periodic_reports_quarterly",
+            ["check_days_built", "register_execution_quality_quarterly"],
+        ),
     ):
         dag = dagbag.dags[dag_id]
         claim, release = dag.get_task("claim_period"), dag.get_task("release_period")
@@ -168,3 +173,33 @@ def test_a_period_is_built_and_filed_by_one_run_at_a_time(dagbag) -> None:
     assert "release_period" not in mifir.get_task("await_feedback").get_flat_relative_ids(
         upstream=True
     )
+
+
+def test_periodic_reports_are_a_form_choice(dagbag) -> None:
+    """A backfill or a rerun may build some of the periodic reports only."""
+    for dag_id, reports in (
+        ("periodic_reports_daily", ["positions", "daily_trading", "large_trader_daily",
+                                    "risk_limits"]),
+        ("periodic_reports_monthly", ["large_trader_monthly", "execution_quality"]),
+    ):  # fmt: skip
+        param = dagbag.dags[dag_id].params.get_param("reports")
+        assert param.value == reports, dag_id
+        assert param.schema["items"]["enum"] == reports, dag_id
+
+
+def test_the_quarterly_dag_reports_calendar_quarters(dagbag) -> None:
+    from regreport.timetables import QuarterlyTimetable
+
+    dag = dagbag.dags["periodic_reports_quarterly"]
+    assert type(dag.timetable).__name__ == QuarterlyTimetable.__name__
+    spec = importlib.util.spec_from_file_location("quarterly_dag", dag.fileloc)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.quarter_bounds("2026-Q4") == (
+        pendulum.datetime(2026, 10, 1, tz="UTC"),
+        pendulum.datetime(2027, 1, 1, tz="UTC"),
+    )
+    with pytest.raises(ValueError, match="2026-Q4"):
+        module.quarter_bounds("2026-Q5")

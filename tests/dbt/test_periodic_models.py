@@ -230,6 +230,7 @@ def _build(
     work: Path,
     *,
     month: bool = False,
+    quarter: bool = False,
     select: str | None = None,
     fails: bool = False,
 ) -> str:
@@ -239,6 +240,10 @@ def _build(
     if month:
         start = datetime(day.year, day.month, 1, tzinfo=UTC)
         end = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
+    elif quarter:
+        first = (day.month - 1) // 3 * 3 + 1
+        start = datetime(day.year, first, 1, tzinfo=UTC)
+        end = datetime(day.year + (first + 3 > 12), (first + 2) % 12 + 1, 1, tzinfo=UTC)
     else:
         extract_period(dsn, dsn, start, end, f"test-{day}")
     env = {
@@ -254,7 +259,8 @@ def _build(
     result = subprocess.run(
         [str(DBT), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
          "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-         "--select", select or ("tag:monthly" if month else "+tag:daily"),
+         "--select", select or ("tag:monthly" if month else
+                                "tag:quarterly" if quarter else "+tag:daily"),
          "--vars", json.dumps(period)],
         cwd=DBT_DIR, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -288,6 +294,10 @@ RISK = (
 )
 EQ = (
     "select * from reports.rpt_execution_quality_monthly where instrument_id = 7"
+    " order by order_category, size_band"
+)
+EQ_QUARTER = (
+    "select * from reports.rpt_execution_quality_quarterly where instrument_id = 7"
     " order by order_category, size_band"
 )
 EQ_REALIZED = (
@@ -325,13 +335,31 @@ def built(
         _build(DAY1, dsn, settings, work)
         _build(DAY2, dsn, settings, work)
         _build(DAY2, dsn, settings, work, month=True)
+        eq_month = _rows(dsn, EQ)
+        # A May day of the same quarter: O1 again as order 151, filled at 10.03 one second
+        # after receipt (copied into the daily facts as the daily DAG would have built them).
+        with psycopg.connect(dsn) as conn:
+            _copy_fact(
+                conn,
+                "fct_execution_quality_orders",
+                "order_id",
+                51,
+                {"order_id": 151, "trading_date": MAY},
+            )
+            _copy_fact(conn, "fct_execution_quality_fills", "execution_id", 61,
+                       {"execution_id": 161, "order_id": 151, "trading_date": MAY,
+                        "price": Decimal("10.03"), "effective_spread": Decimal("0.06"),
+                        "price_improvement": Decimal("-0.01"),
+                        "time_to_execution_ms": Decimal("1500")})  # fmt: skip
+        _build(DAY2, dsn, settings, work, quarter=True)
         first = {
             "positions": _rows(dsn, POSITIONS),
             "summary": _rows(dsn, SUMMARY),
             "trades": _rows(dsn, "select * from reports.rpt_daily_trading order by execution_id"),
             "large_daily": _rows(dsn, LARGE_DAILY),
             "large_monthly": _rows(dsn, LARGE_MONTHLY),
-            "eq": _rows(dsn, EQ),
+            "eq": eq_month,
+            "eq_quarter": _rows(dsn, EQ_QUARTER),
             "risk": _rows(dsn, RISK),
             "eq_realized": _rows(dsn, EQ_REALIZED),
         }
@@ -353,6 +381,37 @@ def built(
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DB))
             )
+
+
+MAY = date(2026, 5, 4)
+
+
+def _copy_fact(
+    conn: psycopg.Connection[Any], table: str, key: str, value: int, changes: dict[str, Any]
+) -> None:
+    """Insert a copy of one fact row with some columns changed."""
+    columns = [
+        r[0]
+        for r in conn.execute(
+            """select column_name from information_schema.columns
+               where table_schema = 'marts' and table_name = %s order by ordinal_position""",
+            (table,),
+        )
+    ]
+    missing = set(changes) - set(columns)
+    assert not missing, f"{table} has no column {missing}"
+    picked = sql.SQL(", ").join(
+        sql.Placeholder(c) if c in changes else sql.Identifier(c) for c in columns
+    )
+    conn.execute(
+        sql.SQL("insert into {t} ({cols}) select {picked} from {t} where {key} = %(key)s").format(
+            t=sql.Identifier("marts", table),
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            picked=picked,
+            key=sql.Identifier(key),
+        ),
+        {**changes, "key": value},
+    )
 
 
 def _d(text: str | None) -> Decimal | None:
@@ -552,6 +611,28 @@ def test_execution_quality_monthly(built: dict[str, Any]) -> None:
         ("NO_QUOTE", "NO_QUOTE", 1, _d("30"), 1, _d("30"), 0, None, None, None, None, 0, None,
          None, 0, 0, 0),
     ]  # fmt: skip
+
+
+def test_execution_quality_quarterly(built: dict[str, Any]) -> None:
+    """The quarter is computed from the daily facts of all its months, not from the months'
+    rounded averages; a category seen in one month only is the same as in that month."""
+    rows = {
+        (r["order_category"], r["size_band"]): _large(r, *EQ_COLUMNS) for r in built["eq_quarter"]
+    }
+    assert {r["quarter_start"] for r in built["eq_quarter"]} == {DAY1}  # Q2 starts 1 April
+    month = {(r["order_category"], r["size_band"]): _large(r, *EQ_COLUMNS) for r in built["eq"]}
+    assert rows.keys() == month.keys()
+    for key in rows.keys() - {("MARKET", "1000-5000")}:
+        assert rows[key] == month[key], key
+    # MARKET 1000-5000: O1 (April: 100 @ 10.01, effective 0.02, 500 ms, improved by 0.01) and
+    # its May copy (100 @ 10.03: effective 2 x (10.03 - 10.00) = 0.06, 1,500 ms, improvement
+    # 10.02 - 10.03 = -0.01: outside the quote). Effective (100 x 0.02 + 100 x 0.06) / 200 =
+    # 0.04, quoted 0.04, E/Q 100 %; time (100 x 500 + 100 x 1500) / 200 = 1,000 ms; one of two
+    # orders improved: 50 %, by 0.01 a share on 100 shares.
+    assert rows[("MARKET", "1000-5000")] == (
+        "MARKET", "1000-5000", 2, _d("200"), 2, _d("200"), 2, _d("0.04"), _d("0.04"),
+        _d("100.00"), _d("1000.000"), 1, _d("50.00"), _d("0.01"), _d("100"), 0, _d("100"),
+    )  # fmt: skip
 
 
 def test_execution_quality_realized_spreads(built: dict[str, Any]) -> None:

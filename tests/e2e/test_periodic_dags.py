@@ -1,7 +1,8 @@
 """The periodic report DAGs end to end, through Airflow (`airflow dags test`), on the real services.
 
 Two consecutive business days that the test state never reported are generated and built by
-`periodic_reports_daily`, the second one twice, then their month by `periodic_reports_monthly`.
+`periodic_reports_daily`, the second one twice (then for two of its reports only), then their
+month by `periodic_reports_monthly` and their quarter by `periodic_reports_quarterly`.
 The figures are checked against the QSuite source directly, not against the models.
 """
 
@@ -21,6 +22,7 @@ from regreport.timetables import next_business_day
 pytestmark = pytest.mark.e2e
 DAILY = "periodic_reports_daily"
 MONTHLY = "periodic_reports_monthly"
+QUARTERLY = "periodic_reports_quarterly"
 ORDERS = 300
 DAILY_TYPES = ("positions", "daily_trading", "large_trader_daily", "risk_limits")
 
@@ -106,11 +108,31 @@ def test_two_days_then_their_month(prepared: Settings, fresh_day) -> None:
     assert carried[0] == carried[1] == open_day1 > 0
     assert unbalanced == 0
 
-    # A rerun of day 2 reproduces its files: nothing new archived or registered.
+    # A rerun of day 2, for two of the reports only, reproduces their files: nothing new
+    # archived or registered; the other two are skipped from their validation on.
     before = {t: len(_registered(settings, t, day2)) for t in DAILY_TYPES}
+    chosen = ["daily_trading", "large_trader_daily"]
     assert local_airflow.dags_test(settings, DAILY, day2.isoformat(),
-                                   conf={"report_date": day2.isoformat()}) == 0  # fmt: skip
+                                   conf={"report_date": day2.isoformat(),
+                                         "reports": chosen}) == 0  # fmt: skip
     assert {t: len(_registered(settings, t, day2)) for t in DAILY_TYPES} == before
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        [rerun] = conn.execute(
+            """select run_id from regreport.run_metrics
+               where dag_id = %s and period_start = %s and step = 'extract_period'
+               order by finished_at desc limit 1""",
+            (DAILY, day2),
+        ).fetchone()
+        steps = dict(
+            conn.execute(
+                "select step, state from regreport.run_metrics where run_id = %s and dag_id = %s",
+                (rerun, DAILY),
+            ).fetchall()
+        )
+    assert steps["validate_positions"] == steps["validate_risk_limits"] == "skipped"
+    assert steps["register_daily_trading"] == steps["register_large_trader_daily"] == "success"
+    assert "render_positions" not in steps  # skipped by the scheduler: it never ran
+    assert steps["release_period"] == "success"
 
     # The month: built from the days, archived and registered, every step audited.
     month = date(day1.year, day1.month, 1)
@@ -144,3 +166,24 @@ def test_two_days_then_their_month(prepared: Settings, fresh_day) -> None:
         }
         assert audit.verify(conn).ok
     assert "report.render" in actions
+
+    # The quarter, for the best-execution review: every order of the quarter, once.
+    quarter = date(day1.year, (day1.month - 1) // 3 * 3 + 1, 1)
+    label = f"{quarter.year}-Q{(quarter.month - 1) // 3 + 1}"
+    code = local_airflow.dags_test(
+        settings, QUARTERLY, day2.isoformat(), conf={"report_quarter": label}
+    )
+    assert code == 0
+    [quarterly] = _registered(settings, "execution_quality_quarterly", quarter)
+    assert quarterly["status"] == "ARCHIVED"
+    assert quarterly["file_name"].endswith(f"_{label.replace('-', '')}.csv")
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        measured, reported = conn.execute(
+            """select (select count(*) from marts.fct_execution_quality_orders
+                       where date_trunc('quarter', trading_date) = %(q)s),
+                      (select sum(covered_orders) from reports.rpt_execution_quality_quarterly
+                       where quarter_start = %(q)s)""",
+            {"q": quarter},
+        ).fetchone()
+    assert measured > 0
+    assert reported == measured

@@ -4,8 +4,9 @@ Headless Chromium (Debian's package, driven by Playwright) logs into the running
 as the operator, opens the trigger form of `mifir_transactions_daily`, picks Backfill, a date
 range and the run parameters, and starts it. The test then waits for the backfill's runs and
 checks what a compliance officer would: each day's report is archived under Object Lock,
-registered once and submitted. A viewer (the auditor) who tries the same is refused, and no
-backfill is created.
+registered once and submitted once, even though a colleague reran the second day by hand while
+the backfill ran, and the audit trail says who started each run with which parameters. A
+second, overlapping backfill is refused, and so is a viewer (the auditor) who tries the same.
 """
 
 from __future__ import annotations
@@ -158,13 +159,23 @@ def test_an_operator_backfills_a_range_and_a_viewer_cannot(
         airflow_api.call("/api/v2/backfills", operator, body, "POST")
     assert overlapping.value.code == 409
 
+    # Meanwhile a colleague reruns the second day by hand: the runs take turns in the
+    # warehouse (the build lease) and the day is filed once.
+    manual_id = f"test_ui_overlap_{day2:%Y%m%d}_{int(time.time())}"
+    body = {"dag_run_id": manual_id, "logical_date": None, "conf": {"report_date": str(day2)}}
+    airflow_api.call(f"/api/v2/dags/{DAG_ID}/dagRuns", operator, body, "POST")
+
     deadline = time.monotonic() + 1500
     runs: list[dict] = []
+    manual = "queued"
     while time.monotonic() < deadline:
         runs = _backfill_runs(airflow_api, admin, day1, day2)
-        if len(runs) == 2 and all(r["state"] in ("success", "failed") for r in runs):
+        manual = airflow_api.call(f"/api/v2/dags/{DAG_ID}/dagRuns/{manual_id}", admin)["state"]
+        done = [r["state"] in ("success", "failed") for r in runs]
+        if len(runs) == 2 and all(done) and manual in ("success", "failed"):
             break
         time.sleep(5)
+    assert manual == "success"
     assert sorted((r["data_interval_start"][:10], r["state"]) for r in runs) == [
         (str(day1), "success"),
         (str(day2), "success"),
@@ -180,6 +191,26 @@ def test_an_operator_backfills_a_range_and_a_viewer_cannot(
             assert head["ObjectLockMode"] == "COMPLIANCE"
             status = submissions.status(conn, rows[0]["report_id"])
             assert status.remote_name == rows[0]["file_name"]
+            uploads = conn.execute(
+                """select count(*) from regreport.submission_events
+                   where report_id = %s and event = 'SUBMITTED'""",
+                (rows[0]["report_id"],),
+            ).fetchone()
+            assert uploads == (1,), (day, uploads)
+        # Both runs of day 2 held the build lease in turn, and gave it back.
+        claims = conn.execute(
+            """select run_id from regreport.run_metrics
+               where dag_id = %s and step = 'claim_period' and state = 'success'
+                 and period_start = %s""",
+            (DAG_ID, day2),
+        ).fetchall()
+        assert {r[0] for r in claims} >= {manual_id}
+        assert len(claims) == 2
+        ours = [f"{DAG_ID}/{r['dag_run_id']}" for r in runs] + [f"{DAG_ID}/{manual_id}"]
+        held = conn.execute(
+            "select count(*) from regreport.build_leases where holder = any(%s)", (ours,)
+        ).fetchone()
+        assert held == (0,)
         # Who started each run, and with which parameters, is in the audit trail.
         run_ids = {r["dag_run_id"] for r in runs}
         triggered = [

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 #: Report types a task id may end with (`render_positions` is about `positions`).
 _TASK_REPORTS = (
+    "execution_quality_quarterly",
     "large_trader_monthly",
     "large_trader_daily",
     "execution_quality",
@@ -64,6 +65,12 @@ def period_of(context: Context) -> tuple[date | None, date | None]:
         assert start is not None  # noqa: S101 - checked just above
         nxt = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         return start, date.fromordinal(nxt.toordinal() - 1)
+    if params.get("report_quarter"):
+        from regreport.calendar import quarter_period
+
+        year, _, quarter = str(params["report_quarter"]).partition("-Q")
+        period = quarter_period(date(int(year), (int(quarter) - 1) * 3 + 1, 1))
+        return period.start, period.last_day
     if params.get("date_from"):
         return _as_date(params["date_from"]), _as_date(params.get("date_to") or params["date_from"])
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
@@ -208,6 +215,11 @@ def on_retry(report: str, context: Context) -> None:
     _safely("record the run metrics", _metric, report, context, "failed", _reason(exc))
 
 
+def on_skipped(report: str, context: Context) -> None:
+    """After the task skipped itself (e.g. a report left out of the run's choice): metrics."""
+    _safely("record the run metrics", _metric, report, context, "skipped", None)
+
+
 def on_failure(report: str, context: Context) -> None:
     """After the last try failed: metrics, audit, and an alert with report, period, reason."""
     exc = context.get("exception")
@@ -223,4 +235,5 @@ def task_callbacks(report: str) -> dict[str, Any]:
         "on_success_callback": partial(on_success, report),
         "on_retry_callback": partial(on_retry, report),
         "on_failure_callback": partial(on_failure, report),
+        "on_skipped_callback": partial(on_skipped, report),
     }

@@ -1,10 +1,10 @@
 """`claim_period` / `release_period`: the Airflow side of `regreport.leases`.
 
-`period_lease(scope, period)` returns the two tasks. `claim_period` is a sensor in reschedule
-mode: while another run holds the period it frees its worker slot and pokes again every
-`poke_seconds`, logging who holds it; after `timeout` it fails (and alerts). `release_period`
-is a teardown: it runs when the work between the two is done, whether that succeeded or
-failed, and releases only this run's lease.
+`period_lease(period)` returns the two tasks, on the warehouse build lease. `claim_period` is
+a sensor in reschedule mode: while another run holds the lease it frees its worker slot and
+pokes again every `poke_seconds`, logging who holds it and for which period; after `timeout`
+it fails (and alerts). `release_period` is a teardown: it runs when the work between the two
+is done, whether that succeeded or failed, and releases only this run's lease.
 """
 
 from __future__ import annotations
@@ -32,13 +32,16 @@ def _warehouse_dsn() -> str:
 
 
 def period_lease(
-    scope: str,
     period: Callable[[], date],
     *,
+    scope: str | None = None,
     poke_seconds: int = 30,
     timeout: timedelta = timedelta(hours=6),
 ) -> tuple[Any, Any]:
-    """The (claim, release) tasks for `scope` and the period `period()` returns in a task."""
+    """The (claim, release) tasks; `period()` (called in the task) names what the run builds."""
+    from regreport.leases import WAREHOUSE_BUILD
+
+    scope = scope or WAREHOUSE_BUILD
 
     @task.sensor(
         task_id="claim_period",
@@ -47,25 +50,26 @@ def period_lease(
         mode="reschedule",
     )
     def claim_period() -> PokeReturnValue:
-        """Take the period's lease, or wait while another run holds it."""
+        """Take the build lease, or wait while another run holds it."""
         import psycopg
 
         from regreport import leases
 
         day, holder = period(), _holder()
         with psycopg.connect(_warehouse_dsn()) as conn:
-            got = leases.acquire(conn, scope, day, holder)
+            got = leases.acquire(conn, scope, holder, period_start=day)
             if got is None:
-                other = leases.current(conn, scope, day)
+                other = leases.current(conn, scope)
                 log.warning(
-                    "%s %s is being built by %s (lease until %s); waiting",
+                    "%s: %s is building %s (lease until %s); %s waits",
                     scope,
-                    day,
                     other.holder if other else "another run",
+                    other.period_start if other else "?",
                     other.expires_at if other else "?",
+                    day,
                 )
                 return PokeReturnValue(is_done=False)
-        log.info("%s %s: lease taken by %s until %s", scope, day, holder, got.expires_at)
+        log.info("%s: lease taken by %s for %s until %s", scope, holder, day, got.expires_at)
         return PokeReturnValue(is_done=True, xcom_value={"scope": scope, "period": str(day)})
 
     @task(task_id="release_period")
@@ -75,10 +79,10 @@ def period_lease(
 
         from regreport import leases
 
-        day, holder = period(), _holder()
+        holder = _holder()
         with psycopg.connect(_warehouse_dsn()) as conn:
-            released = leases.release(conn, scope, day, holder)
-        log.info("%s %s: lease %s", scope, day, "released" if released else "not held by this run")
+            released = leases.release(conn, scope, holder)
+        log.info("%s: lease %s", scope, "released" if released else "not held by this run")
         return released
 
     return claim_period(), release_period()

@@ -431,7 +431,7 @@ def test_unknown_report_type_is_a_usage_error() -> None:
 @pytest.mark.usefixtures("cli_env")
 def test_runs_and_leases_on_a_quiet_warehouse() -> None:
     assert _invoke("runs").output.strip() == "no run metrics recorded yet"
-    assert _invoke("leases", "list").output.strip() == "no period is being built"
-    result = _invoke("leases", "release", "daily_build", "2026-11-26")
+    assert _invoke("leases", "list").output.strip() == "nothing is being built"
+    result = _invoke("leases", "release")
     assert result.exit_code == 1
-    assert "no lease on daily_build 2026-11-26" in result.output
+    assert "no lease on warehouse_build" in result.output

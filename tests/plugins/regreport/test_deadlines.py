@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from regreport import alerts, deadlines, ledger, reconciliation, registry, runlog, submissions
-from regreport.calendar import calendar_for, day_period, month_period
+from regreport.calendar import calendar_for, day_period, month_period, quarter_period
 from regreport.deadlines import RULES
 from regreport.feedback import RecordStatus, StatusAdvice, ValidationRule
 
@@ -63,6 +63,9 @@ def test_monthly_deadlines() -> None:
     december = month_period(date(2026, 12, 1))
     assert RULES["large_trader_monthly"].deadline(december, US) == datetime(2027, 1, 16, tzinfo=UTC)
     assert RULES["execution_quality"].deadline(december, US) == datetime(2027, 2, 1, tzinfo=UTC)
+    # The quarterly review: a month after the quarter, i.e. by the close of 31 January.
+    q4 = quarter_period(date(2026, 10, 1))
+    assert RULES["execution_quality_quarterly"].deadline(q4, US) == datetime(2027, 2, 1, tzinfo=UTC)
 
 
 @pytest.mark.unit

@@ -114,6 +114,15 @@ def test_file_stem_names_the_period() -> None:
                                date(2026, 6, 1))  # fmt: skip
     assert month == f"LARGE_TRADER_MONTHLY_{LEI}_202605"
     assert periodic.file_stem(report, LEI, DAY, date(2026, 5, 7)).endswith("20260504-20260506")
+    quarterly = periodic.EXECUTION_QUALITY_QUARTERLY
+    assert periodic.file_stem(quarterly, LEI, date(2026, 10, 1), date(2027, 1, 1)) == (
+        f"EXECUTION_QUALITY_QUARTERLY_{LEI}_2026Q4"
+    )
+    assert periodic.file_stem(quarterly, LEI, date(2026, 4, 1), date(2026, 7, 1)).endswith("2026Q2")
+    # Three months that are not a calendar quarter keep their dates.
+    assert periodic.file_stem(report, LEI, date(2026, 2, 1), date(2026, 5, 1)).endswith(
+        "20260201-20260430"
+    )
 
 
 def test_positions_render_to_exact_csv_and_valid_xml(warehouse: str, local: Settings) -> None:

@@ -61,6 +61,7 @@ def _context(task_id: str, params: dict[str, Any] | None = None, **extra: Any) -
         ({"report_date": "2026-10-05"}, (date(2026, 10, 5), date(2026, 10, 5))),
         ({"report_month": "2026-02"}, (date(2026, 2, 1), date(2026, 2, 28))),
         ({"report_month": "2026-12"}, (date(2026, 12, 1), date(2026, 12, 31))),
+        ({"report_quarter": "2026-Q4"}, (date(2026, 10, 1), date(2026, 12, 31))),
         ({"date_from": "2026-09-28", "date_to": "2026-09-30"},
          (date(2026, 9, 28), date(2026, 9, 30))),
     ],
@@ -74,6 +75,10 @@ def test_the_report_of_a_per_report_task() -> None:
     assert callbacks.report_of("render_positions", "periodic_daily") == "positions"
     assert callbacks.report_of("register_large_trader_monthly", "x") == "large_trader_monthly"
     assert callbacks.report_of("register_large_trader_daily", "x") == "large_trader_daily"
+    assert callbacks.report_of("render_execution_quality_quarterly", "x") == (
+        "execution_quality_quarterly"
+    )
+    assert callbacks.report_of("render_execution_quality", "x") == "execution_quality"
     assert callbacks.report_of("dbt_periodic.fct_positions_daily_model_build", "x") == "x"
     assert callbacks.report_of("extract_period", "mifir_rts22") == "mifir_rts22"
 
