@@ -1,6 +1,7 @@
-"""The running Airflow UI (api-server, scheduler, dag-processor, triggerer) shared by the UI tests.
+"""The running Airflow UI (api-server, scheduler, dag-processor, triggerer) for the UI tests.
 
-Starting it takes about 25 s, so it is started once per session and stopped at the end.
+It is started per test module and stopped after it, so that its scheduler (which starts the
+latest scheduled run of an unpaused DAG) never competes with the `airflow dags test` modules.
 """
 
 from __future__ import annotations
@@ -68,17 +69,42 @@ class AirflowApi:
                 time.sleep(2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui(services: Settings, gateway_service: Settings) -> Iterator[str]:
     """The base URL of a running local Airflow UI (left running if it was already)."""
     was_running = local_airflow.ui_running(services)
     local_airflow.start_ui(services, log=lambda _line: None)
-    yield f"http://127.0.0.1:{services.airflow_port}"
+    base = f"http://127.0.0.1:{services.airflow_port}"
+    yield base
     if not was_running:
+        _quiesce(AirflowApi(base, services))
         local_airflow.stop_ui(services, log=lambda _line: None)
+        # A run the stop cut short cannot give the build lease back: the next module's
+        # `airflow dags test` runs would wait for it.
+        import psycopg
+
+        from regreport import leases
+
+        with psycopg.connect(services.warehouse_dsn) as conn:
+            leases.release(conn, leases.WAREHOUSE_BUILD, None)
 
 
-@pytest.fixture(scope="session")
+def _quiesce(api: AirflowApi, timeout: float = 300) -> None:
+    """Pause every DAG and wait (bounded) for the runs in flight to finish."""
+    token = api.login("admin")
+    dags = api.call("/api/v2/dags?limit=100", token)["dags"]
+    for dag in dags:
+        if not dag["is_paused"]:
+            api.call(f"/api/v2/dags/{dag['dag_id']}", token, {"is_paused": True}, "PATCH")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = api.call("/api/v2/dags/~/dagRuns?state=running&limit=1", token)
+        if not running["total_entries"]:
+            return
+        time.sleep(5)
+
+
+@pytest.fixture(scope="module")
 def airflow_api(ui: str, services: Settings) -> AirflowApi:
     """REST access to the running UI."""
     return AirflowApi(ui, services)

@@ -24,6 +24,17 @@ def _holder() -> str:
     return f"{ctx['dag'].dag_id}/{ctx['run_id']}"
 
 
+def _finished(holder: str) -> bool:
+    """Whether the holder's DAG run (``dag_id/run_id``) is over, as Airflow knows it."""
+    dag_id, _, run_id = holder.partition("/")
+    try:
+        state = get_current_context()["ti"].get_dagrun_state(dag_id, run_id)
+    except Exception:  # noqa: BLE001 - unknown: keep waiting, the lease expires anyway
+        log.info("could not read the state of %s; waiting", holder)
+        return False
+    return str(getattr(state, "value", state)) in ("success", "failed")
+
+
 def _warehouse_dsn() -> str:
     from regreport import config
     from regreport.hooks.connections import postgres_dsn
@@ -58,6 +69,12 @@ def period_lease(
         day, holder = period(), _holder()
         with psycopg.connect(_warehouse_dsn()) as conn:
             got = leases.acquire(conn, scope, holder, period_start=day)
+            other = leases.current(conn, scope) if got is None else None
+            if other is not None and _finished(other.holder):
+                # Its run ended without its teardown (marked failed by hand, say).
+                log.warning("%s: %s has finished; taking its lease over", scope, other.holder)
+                leases.release(conn, scope, other.holder)
+                got = leases.acquire(conn, scope, holder, period_start=day)
             if got is None:
                 other = leases.current(conn, scope)
                 log.warning(
