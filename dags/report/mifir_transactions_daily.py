@@ -59,31 +59,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
+from regreport.operators.dbt import DAY_END, DAY_START, dbt_group
 from regreport.operators.feedback import AwaitRegulatorFeedbackOperator
 from regreport.operators.leases import period_lease
 from regreport.operators.submit import SubmitToRegulatorOperator
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
-MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
-
-
-#: dbt vars for the period: the `report_date` param when given, else the data interval.
-PERIOD_START = (
-    "{{ (params.report_date ~ 'T00:00:00+00:00') if params.report_date"
-    " else data_interval_start.isoformat() }}"
-)
-PERIOD_END = (
-    "{{ (macros.ds_add(params.report_date, 1) ~ 'T00:00:00+00:00') if params.report_date"
-    " else data_interval_end.isoformat() }}"
-)
 
 
 def _period() -> tuple[datetime, datetime, str]:
@@ -263,35 +249,15 @@ def mifir_transactions_daily() -> None:
     )
 
 
-def _dbt_group(group_id: str, select: list[str]) -> DbtTaskGroup:
-    """A cosmos task group for part of the dbt project, with the period as dbt vars."""
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=ProjectConfig(
-            dbt_project_path=SETTINGS.dbt_project_dir,
-            manifest_path=MANIFEST if MANIFEST.exists() else None,
-        ),
-        profile_config=ProfileConfig(
-            profile_name="regreport",
-            target_name="airflow",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=config.TRANSFORM_CONN_ID, profile_args={"schema": "analytics"}
-            ),
-        ),
-        execution_config=ExecutionConfig(),
-        render_config=RenderConfig(
-            load_method=LoadMode.AUTOMATIC,
-            # One `dbt build` (model + its tests) per node: half the tasks of run-then-test,
-            # and a failing test still stops everything downstream of its model.
-            test_behavior=TestBehavior.BUILD,
-            select=select,
-            # Positions, daily trading and the other periodic reports have DAGs of their own.
-            exclude=["tag:periodic"],
-        ),
-        operator_args={
-            "install_deps": False,
-            "vars": {"period_start": PERIOD_START, "period_end": PERIOD_END},
-        },
+def _dbt_group(group_id: str, select: list[str]) -> Any:
+    """A part of the dbt project for the day; the periodic reports have DAGs of their own."""
+    return dbt_group(
+        SETTINGS,
+        group_id,
+        select,
+        period_start=DAY_START,
+        period_end=DAY_END,
+        exclude=["tag:periodic"],
     )
 
 

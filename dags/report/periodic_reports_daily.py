@@ -48,29 +48,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
+from regreport.operators.dbt import DAY_END, DAY_START, dbt_group
 from regreport.operators.leases import period_lease
 from regreport.timetables import BusinessDayTimetable, report_period
 
 SETTINGS = config.Settings.from_env()
-MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
 #: The reports this DAG builds (`regreport.periodic.REPORTS`).
 REPORTS = ("positions", "daily_trading", "large_trader_daily", "risk_limits")
-
-PERIOD_START = (
-    "{{ (params.report_date ~ 'T00:00:00+00:00') if params.report_date"
-    " else data_interval_start.isoformat() }}"
-)
-PERIOD_END = (
-    "{{ (macros.ds_add(params.report_date, 1) ~ 'T00:00:00+00:00') if params.report_date"
-    " else data_interval_end.isoformat() }}"
-)
 
 
 def _period() -> tuple[datetime, datetime, str]:
@@ -214,29 +202,12 @@ def periodic_reports_daily() -> None:
     claim, release = period_lease(_period_day)
     record_trigger_task() >> claim >> extracted
     registered = []
-    models = DbtTaskGroup(
-        group_id="dbt_periodic",
-        project_config=ProjectConfig(
-            dbt_project_path=SETTINGS.dbt_project_dir,
-            manifest_path=MANIFEST if MANIFEST.exists() else None,
-        ),
-        profile_config=ProfileConfig(
-            profile_name="regreport",
-            target_name="airflow",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=config.TRANSFORM_CONN_ID, profile_args={"schema": "analytics"}
-            ),
-        ),
-        execution_config=ExecutionConfig(),
-        render_config=RenderConfig(
-            load_method=LoadMode.AUTOMATIC,
-            test_behavior=TestBehavior.BUILD,
-            select=["+tag:daily"],
-        ),
-        operator_args={
-            "install_deps": False,
-            "vars": {"period_start": PERIOD_START, "period_end": PERIOD_END},
-        },
+    models = dbt_group(
+        SETTINGS,
+        "dbt_periodic",
+        ["+tag:daily"],
+        period_start=DAY_START,
+        period_end=DAY_END,
     )
     extracted >> models
     for report_type in REPORTS:

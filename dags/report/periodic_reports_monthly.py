@@ -32,18 +32,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
+from regreport.operators.dbt import dbt_group
 from regreport.operators.leases import period_lease
 from regreport.timetables import MonthlyTimetable
 
 SETTINGS = config.Settings.from_env()
-MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
 #: The reports this DAG builds (`regreport.periodic.REPORTS`).
 REPORTS = ("large_trader_monthly", "execution_quality")
 
@@ -192,30 +189,13 @@ def periodic_reports_monthly() -> None:
     claim, release = period_lease(_period_month)
     record_trigger_task() >> claim >> checked
     registered = []
-    models = DbtTaskGroup(
-        group_id="dbt_monthly",
-        project_config=ProjectConfig(
-            dbt_project_path=SETTINGS.dbt_project_dir,
-            manifest_path=MANIFEST if MANIFEST.exists() else None,
-        ),
-        profile_config=ProfileConfig(
-            profile_name="regreport",
-            target_name="airflow",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=config.TRANSFORM_CONN_ID, profile_args={"schema": "analytics"}
-            ),
-        ),
-        execution_config=ExecutionConfig(),
-        render_config=RenderConfig(
-            load_method=LoadMode.AUTOMATIC,
-            test_behavior=TestBehavior.BUILD,
-            # Only the monthly models: the daily DAG built everything they read.
-            select=["tag:monthly"],
-        ),
-        operator_args={
-            "install_deps": False,
-            "vars": {"period_start": PERIOD_START, "period_end": PERIOD_END},
-        },
+    # Only the monthly models: the daily DAG built everything they read.
+    models = dbt_group(
+        SETTINGS,
+        "dbt_monthly",
+        ["tag:monthly"],
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
     )
     checked >> models
     for report_type in REPORTS:

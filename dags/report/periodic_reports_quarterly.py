@@ -29,18 +29,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from regreport import config
 from regreport.operators.audit import record_trigger_task
 from regreport.operators.callbacks import task_callbacks
+from regreport.operators.dbt import dbt_group
 from regreport.operators.leases import period_lease
 from regreport.timetables import QuarterlyTimetable
 
 SETTINGS = config.Settings.from_env()
-MANIFEST = SETTINGS.dbt_project_dir / "target" / "manifest.json"
 REPORT = "execution_quality_quarterly"
 #: The dbt period comes from `check_days_built`, which resolves the parameter or the interval.
 PERIOD_START = "{{ ti.xcom_pull(task_ids='check_days_built')['period_start'] }}"
@@ -175,30 +172,13 @@ def periodic_reports_quarterly() -> None:
     checked = check_days_built()
     claim, release = period_lease(_period_quarter)
     record_trigger_task() >> claim >> checked
-    models = DbtTaskGroup(
-        group_id="dbt_quarterly",
-        project_config=ProjectConfig(
-            dbt_project_path=SETTINGS.dbt_project_dir,
-            manifest_path=MANIFEST if MANIFEST.exists() else None,
-        ),
-        profile_config=ProfileConfig(
-            profile_name="regreport",
-            target_name="airflow",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=config.TRANSFORM_CONN_ID, profile_args={"schema": "analytics"}
-            ),
-        ),
-        execution_config=ExecutionConfig(),
-        render_config=RenderConfig(
-            load_method=LoadMode.AUTOMATIC,
-            test_behavior=TestBehavior.BUILD,
-            # Only the quarterly models: the daily DAG built the facts they read.
-            select=["tag:quarterly"],
-        ),
-        operator_args={
-            "install_deps": False,
-            "vars": {"period_start": PERIOD_START, "period_end": PERIOD_END},
-        },
+    # Only the quarterly models: the daily DAG built the facts they read.
+    models = dbt_group(
+        SETTINGS,
+        "dbt_quarterly",
+        ["tag:quarterly"],
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
     )
     checked >> models
     validated = validate()
