@@ -191,6 +191,23 @@ def _alert(report: str, context: Context) -> None:
     alerts.raise_alert_dsn(_warehouse_dsn(), alert, alerts.notifiers_from_env())
 
 
+def _resolve_failure(context: Context) -> None:
+    """A task that succeeds after its failure was alerted (cleared and rerun) closes it."""
+    import psycopg
+
+    from regreport import alerts
+
+    ti = context["ti"]
+    key = f"{alerts.AlertKind.TASK_FAILED}:{ti.dag_id}:{ti.task_id}:{context['run_id']}"
+    with psycopg.connect(_warehouse_dsn()) as conn:
+        row = conn.execute(
+            "select 1 from regreport.alerts where alert_key = %s and resolved_at is null", (key,)
+        ).fetchone()
+        if row is not None:
+            alerts.resolve(conn, key)
+            log.info("task succeeded: alert %s resolved", key)
+
+
 def _safely(what: str, func: Any, *args: Any) -> None:
     try:
         func(*args)
@@ -204,9 +221,10 @@ def on_execute(report: str, context: Context) -> None:
 
 
 def on_success(report: str, context: Context) -> None:
-    """After a success: metrics, audit."""
+    """After a success: metrics, audit, and close this task's failure alert if it had one."""
     _safely("record the run metrics", _metric, report, context, "success", None)
     audit_task_success(context)
+    _safely("resolve the task's failure alert", _resolve_failure, context)
 
 
 def on_retry(report: str, context: Context) -> None:

@@ -170,3 +170,10 @@ def test_a_final_failure_alerts_with_report_period_and_reason(
         actions = [e.action for e in audit.iter_entries(conn)]
     assert "task.failed" in actions
     assert "alert.raised" in actions
+    # Cleared and rerun, the task succeeds: its failure alert is closed.
+    key = f"task_failed:mifir_transactions_daily:render_report:{RUN}"
+    with psycopg.connect(warehouse) as conn:
+        assert alerts.get_alert(conn, key).resolved_at is None  # type: ignore[union-attr]
+    callbacks.on_success("mifir_rts22", _context("render_report", {"report_date": "2026-11-26"}))  # type: ignore[arg-type]
+    with psycopg.connect(warehouse) as conn:
+        assert alerts.get_alert(conn, key).resolved_at is not None  # type: ignore[union-attr]
