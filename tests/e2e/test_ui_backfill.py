@@ -119,6 +119,7 @@ def _backfill_runs(airflow_api: AirflowApi, token: str, start: date, end: date) 
     ]
 
 
+@pytest.mark.timeout(1800)  # three MiFIR runs one after the other, behind a scheduled one
 def test_an_operator_backfills_a_range_and_a_viewer_cannot(
     browser: Browser, ui: str, airflow_api: AirflowApi, services: Settings, fresh_day
 ) -> None:
