@@ -7,9 +7,10 @@ from the step's own result. Operations read it to answer "how long did yesterday
 take, and where did the time go", and the deadline monitor reads it to tell a day with nothing
 to report from a day that was never run.
 
-`bind` puts the run id, report and period on every log record of the ``regreport`` loggers
-(as record attributes, which Airflow's JSON task logs keep, and as a ``[run=... report=...
-period=...]`` prefix for plain-text logs), so a log line can always be traced to its run.
+`bind` puts the run id, report and period on every log line of the task: as structlog context
+variables, which Airflow's JSON task logs turn into fields of every line (its own and the
+libraries' too), and, on the ``regreport`` loggers, as a ``[run_id=... report=... period=...]``
+prefix that plain-text logs keep. A log line can always be traced to its run.
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def bind(**context: str | None) -> dict[str, str]:
     """
     bound = {k: str(v) for k, v in context.items() if v not in (None, "")}
     _CONTEXT.set(bound)
+    try:  # Airflow's task logs merge structlog's context variables into each JSON line.
+        import structlog
+    except ImportError:  # pragma: no cover - structlog comes with Airflow
+        structlog = None
+    if structlog is not None:
+        structlog.contextvars.bind_contextvars(**bound)
     # Handler filters see the records of child loggers too (logger filters do not).
     for handler in logging.getLogger().handlers:
         if _FILTER not in handler.filters:
@@ -116,6 +123,11 @@ def bind(**context: str | None) -> dict[str, str]:
 def unbind() -> None:
     """Forget the bound context (the next task binds its own)."""
     _CONTEXT.set({})
+    try:
+        import structlog
+    except ImportError:  # pragma: no cover - structlog comes with Airflow
+        return
+    structlog.contextvars.unbind_contextvars(*CONTEXT_KEYS)
 
 
 def bound() -> dict[str, str]:

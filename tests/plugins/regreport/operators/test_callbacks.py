@@ -104,6 +104,21 @@ def test_log_lines_carry_the_run_report_and_period(caplog: pytest.LogCaptureFixt
     assert theirs.getMessage() == "not ours"
 
 
+@pytest.mark.unit
+def test_json_task_logs_get_report_and_period_as_fields() -> None:
+    """Airflow renders task logs with structlog, merging its context variables into each line."""
+    import structlog
+
+    callbacks.on_execute("positions", _context("render_positions", {"report_date": "2026-10-05"}))  # type: ignore[arg-type]
+    try:
+        assert structlog.contextvars.get_contextvars() == {
+            "run_id": RUN, "report": "positions", "period": "2026-10-05",
+        }  # fmt: skip
+    finally:
+        runlog.unbind()
+    assert structlog.contextvars.get_contextvars() == {}
+
+
 @pytest.fixture
 def warehouse(scratch_db: Callable[[str], str], monkeypatch: pytest.MonkeyPatch) -> str:
     dsn = scratch_db(DB)
