@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from regreport import registry, runlog
@@ -43,6 +43,8 @@ LOOKBACK_ENV = "REGREPORT_DEADLINE_LOOKBACK_DAYS"
 DEFAULT_LOOKBACK_DAYS = 10
 #: The first day the platform files for (ISO date): no alert for periods before it.
 REPORTING_START_ENV = "REGREPORT_REPORTING_START"
+#: The longest a period may take, from its first day, to fall due: a quarter and a month.
+LONGEST_DUE_DAYS = 92 + 31
 #: The time zone whose midnight closes a working day (the NCA's), as for the MI.
 TZ_ENV = "REGREPORT_REPORTING_TZ"
 
@@ -171,7 +173,11 @@ class PeriodStatus:
 def window(
     now: datetime, environ: Mapping[str, str] | None = None, since: date | None = None
 ) -> date:
-    """First day of the look-back window: `since`, or now - lookback, not before the start."""
+    """First day of the look-back window: `since`, or now - lookback, not before the start.
+
+    By default the window is on deadlines (periods that fell due in it); an explicit `since`
+    is the first period to check.
+    """
     env = os.environ if environ is None else environ
     if since is None:
         days = int(env.get(LOOKBACK_ENV) or DEFAULT_LOOKBACK_DAYS)
@@ -215,19 +221,33 @@ def check(
     env = os.environ if environ is None else environ
     tz = env.get(TZ_ENV) or "UTC"
     first = window(now, env, since)
+    if since is None:
+        # The window is on deadlines: a month or a quarter that began long before it may
+        # fall due inside it (November's large trader report is due mid-December).
+        due_from: datetime | None = datetime.combine(first, time.min, tzinfo=UTC)
+        start = max(first - timedelta(days=LONGEST_DUE_DAYS), _reporting_start(env) or date.min)
+    else:
+        due_from, start = None, first
     found: list[PeriodStatus] = []
     for rule in rules if rules is not None else RULES.values():
         calendar = calendar_for(rule.calendar, env)
         days = calendar_for(rule.periods_on, env)
         # A period is due after it ends: look at periods that started up to now.
-        for period in periods_between(rule.period, first, now.date() + timedelta(days=1), days):
+        for period in periods_between(rule.period, start, now.date() + timedelta(days=1), days):
             deadline = rule.deadline(period, calendar, tz)
             if deadline > now:
                 if include_open:
                     found.append(PeriodStatus(rule, period, deadline, "OPEN", "not due yet"))
                 continue
+            if due_from is not None and deadline < due_from:
+                continue  # fell due before the window: alerted then, or before the monitor
             found.append(_evaluate(conn, rule, period, deadline, calendar, tz, now))
     return found
+
+
+def _reporting_start(env: Mapping[str, str]) -> date | None:
+    text = env.get(REPORTING_START_ENV)
+    return date.fromisoformat(text) if text else None
 
 
 def _files(conn: psycopg.Connection[Any], report: str, day: date) -> list[tuple[Any, ...]]:
@@ -292,10 +312,11 @@ def _evaluate(  # noqa: C901 - the decision table of the module docstring
     if rule.report == REPORT_TYPE_MIFIR:
         from regreport.reconciliation import submission_mi
 
-        mi = submission_mi(conn, start=period.start, end=period.start, calendar=calendar,
-                           tz=tz, now=now)[0]  # fmt: skip
-        missing = mi.overdue + mi.late
-        if missing:
+        rows = submission_mi(conn, start=period.start, end=period.start, calendar=calendar,
+                             tz=tz, now=now)  # fmt: skip
+        mi = rows[0] if rows else None  # no row: a closed day whose files hold no record
+        missing = mi.overdue + mi.late if mi else 0
+        if mi is not None and missing:
             detail = (
                 f"{missing} of {mi.records} records not accepted by the deadline"
                 f" ({mi.rejected} rejected, {mi.pending} pending, {mi.unanswered} unanswered,"
@@ -308,8 +329,9 @@ def _evaluate(  # noqa: C901 - the decision table of the module docstring
                 AlertKind.DEADLINE_NOT_ACCEPTED, reason, records=mi.records,
                 rejected=mi.rejected, pending=mi.pending, unanswered=mi.unanswered,
                 late=mi.late))  # fmt: skip
+        records = mi.records if mi else 0
         return PeriodStatus(rule, period, deadline, "ON_TIME",
-                            f"{mi.records} records accepted on time")  # fmt: skip
+                            f"{records} records accepted on time")  # fmt: skip
     statuses = sorted({str(f[4]) for f in files})
     if statuses != ["ACCEPTED"]:
         detail = f"file status {', '.join(statuses)}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
-from regreport import alerts, local_airflow, registry, runlog
+from regreport import alerts, deadlines, local_airflow, registry, runlog
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +55,7 @@ def test_the_monitor_alerts_a_day_never_reported(
     with psycopg.connect(settings.warehouse_dsn) as conn:
         assert not [r for r in registry.list_reports(conn) if r["period_start"] == MISSED]
     key = f"deadline_not_submitted:mifir_rts22:{MISSED}"
-    _resolve(settings, key)
+    _resolve(settings, *(f"deadline_not_submitted:{r}:{MISSED}" for r in deadlines.RULES))
     log_file = tmp_path / "alerts.log"
     monkeypatch.setenv("REGREPORT_ALERT_CHANNELS", "log")
     monkeypatch.setenv("REGREPORT_ALERT_LOG", str(log_file))

@@ -310,3 +310,25 @@ def test_books_and_records_are_due_archived(conn: psycopg.Connection[Any]) -> No
         ("2026-11-26", "NOT_SUBMITTED", date(2026, 11, 28)),
     ]
     assert found[1].detail == "archived late, at 2026-11-26 02:05 UTC"
+
+
+@pytest.mark.integration
+def test_the_window_is_on_deadlines(conn: psycopg.Connection[Any]) -> None:
+    """November's large trader report falls due on 15 December, the third quarter's review on
+    1 November: checks ten days later still see them, though the periods began long before."""
+    monthly, quarterly = RULES["large_trader_monthly"], RULES["execution_quality_quarterly"]
+    found = deadlines.check(conn, datetime(2026, 12, 20, tzinfo=UTC), rules=[monthly], environ={})
+    assert [(s.period.label, s.state, s.deadline) for s in found] == [
+        ("2026-11", "NOT_SUBMITTED", datetime(2026, 12, 15, tzinfo=UTC))
+    ]
+    found = deadlines.check(conn, datetime(2026, 11, 5, tzinfo=UTC), rules=[quarterly], environ={})
+    assert [(s.period.label, s.state) for s in found] == [("2026-Q3", "NOT_SUBMITTED")]
+    # Ten days after the window, they are no longer looked at (they were alerted then).
+    late = deadlines.check(conn, datetime(2026, 12, 26, tzinfo=UTC), rules=[monthly], environ={})
+    assert late == []
+    # Nor before the first day the platform files for.
+    env = {deadlines.REPORTING_START_ENV: "2026-12-01"}
+    assert (
+        deadlines.check(conn, datetime(2026, 12, 20, tzinfo=UTC), rules=[monthly], environ=env)
+        == []
+    )
