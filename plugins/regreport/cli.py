@@ -22,6 +22,7 @@ regreport leases list|release          which run is building in the warehouse, f
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -161,7 +162,10 @@ def db_setup() -> None:
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same data).")
 def generate(day: datetime | None, orders: int, seed: int) -> None:
     """Fill the QSuite trading database with one synthetic trading day."""
-    _generate(_settings(), day.date() if day else _default_day(), orders, seed)
+    settings = _settings()
+    _generate(settings, day.date() if day else _default_day(), orders, seed)
+    # The seed decides the firm's and clients' LEIs: refresh the synthetic FIRDS and GLEIF.
+    _publish_reference_data(settings)
 
 
 def _generate(settings: Settings, day: date, orders: int, seed: int) -> Any:
@@ -229,15 +233,27 @@ def correct(day: datetime, on_day: datetime, amend: int, cancel: int, seed: int)
 
 @main.command()
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business day to report.")
-def run(day: datetime | None) -> None:
+@click.option(
+    "--allow-open-period",
+    is_flag=True,
+    help="Report a day that has not ended yet (tests only: the report would be partial).",
+)
+def run(day: datetime | None, allow_open_period: bool) -> None:
     """Run the MiFIR daily DAG for one day (`airflow dags test`) and print the summary."""
     settings = _settings()
-    _run(settings, day.date() if day else _default_day())
+    _run(settings, day.date() if day else _default_day(), allow_open_period=allow_open_period)
 
 
-def _run(settings: Settings, day: date) -> None:
+def _run(settings: Settings, day: date, *, allow_open_period: bool = False) -> None:
     from regreport import local_airflow
+    from regreport.pipeline import ALLOW_OPEN_PERIOD_ENV, PeriodNotEndedError, require_ended
 
+    if allow_open_period:
+        os.environ[ALLOW_OPEN_PERIOD_ENV] = "1"  # inherited by `airflow dags test`
+    try:
+        require_ended(datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+    except PeriodNotEndedError as exc:
+        raise click.ClickException(f"run: {day}: {exc}") from exc
     local_airflow.prepare(settings, log=click.echo)
     click.echo(f"run: {DAG_ID} for {day} (airflow dags test; task logs follow)")
     started = time.monotonic()
@@ -344,6 +360,16 @@ def _load_summary(settings: Settings, day: date) -> dict[str, Any] | None:
     return data
 
 
+def _scope_note(scope: dict[str, int] | None) -> str:
+    """Where the run's executions were traded, when some were not in the period."""
+    if not scope or not (scope.get("traded_earlier") or scope.get("traded_later")):
+        return ""
+    return (
+        f" ({scope['traded_in_period']:,} traded in the period, {scope['traded_earlier']:,}"
+        f" earlier (corrections), {scope['traded_later']:,} later (quarantined))"
+    )
+
+
 def _print_summary(s: dict[str, Any], seconds: float) -> None:
     counts = s["counts"]
     changes = s.get("changes") or {}
@@ -372,12 +398,19 @@ def _print_summary(s: dict[str, Any], seconds: float) -> None:
                 f"; {changes['held_back']:,} rejected and unchanged, held back"
                 if changes.get("held_back")
                 else ""
+            )
+            + (
+                f"; {changes['held_amendments']:,} accepted but now quarantined: not cancelled,"
+                " amendment held (`regreport exceptions`)"
+                if changes.get("held_amendments")
+                else ""
             ),
         ),
         (
             "reconciliation",
             f"source {counts['source_executions']:,} = reported {counts['reported']:,} + "
-            f"quarantined {counts['quarantined']:,} + not reportable {counts['not_reportable']:,}",
+            f"quarantined {counts['quarantined']:,} + not reportable {counts['not_reportable']:,}"
+            + _scope_note(s.get("scope")),
         ),
         ("not reportable", excluded or "-"),
         (
@@ -408,9 +441,11 @@ def _print_summary(s: dict[str, Any], seconds: float) -> None:
     for q in s["quarantine"]:
         ids = ", ".join(str(i) for i in q["execution_ids"])
         more = " ..." if q["count"] > len(q["execution_ids"]) else ""
+        held = q.get("amendments_held")
+        held_note = f"; {held:,} reported before: amendment held, not cancelled" if held else ""
         click.secho(
             f"  quarantined     {q['count']:,} x {q['reason_code']}: {q['reason']} "
-            f"(executions {ids}{more})",
+            f"(executions {ids}{more}{held_note})",
             fg="yellow",
         )
 
@@ -472,11 +507,22 @@ def demo(day: datetime | None, orders: int, seed: int) -> None:
 
 
 def _publish_reference_data(settings: Settings) -> None:
-    """Give the simulated regulator the source's instruments (its FIRDS), as a real NCA has."""
+    """Publish the synthetic world's public reference data, as ESMA and GLEIF would.
+
+    The simulated regulator gets the source's instruments (its FIRDS), and the warehouse gets
+    synthetic FIRDS and GLEIF tables for the reference-data rules (a firm loads the real files
+    with `regreport refdata load`).
+    """
+    from regreport import refdata
     from regreport.services import gateway
 
     count = gateway.publish_source_instruments(settings)
     click.echo(f"gateway: reference data has {count:,} instruments")
+    firds, gleif = refdata.load_synthetic(settings)
+    click.echo(
+        f"refdata: synthetic FIRDS {firds.rows:,} instruments, GLEIF {gleif.rows:,} LEIs "
+        f"(from the generated source; real files: `regreport refdata load`)"
+    )
 
 
 # -- registry and files ---------------------------------------------------------------------
@@ -553,31 +599,47 @@ def reports_history(tx_id: str, as_json: bool) -> None:
 @click.option("--all", "include_resolved", is_flag=True, help="Include resubmitted ones.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def exceptions(report_id: int | None, include_resolved: bool, as_json: bool) -> None:
-    """Records the regulator rejected: file, TxId, rule id and the regulator's description.
+    """Records to fix: those the regulator rejected, and amendments held in the quarantine.
 
-    Open ones only (not yet resubmitted) unless --all. To resubmit after fixing the source,
-    trigger mifir_transactions_daily for the trading day with "Resubmit rejected records only".
+    Rejected: file, TxId, rule id and the regulator's description; open ones only (not yet
+    resubmitted) unless --all. To resubmit after fixing the source, trigger
+    mifir_transactions_daily for the trading day with "Resubmit rejected records only".
+    Amendments held: transactions the regulator holds whose execution now fails a blocking
+    rule; they are never cancelled for that, and the next run after the fix amends them.
     """
     from dataclasses import asdict
 
     import psycopg
 
     from regreport import registry, submissions
+    from regreport.pipeline import held_amendments
 
     settings = _settings()
     with psycopg.connect(settings.warehouse_dsn) as conn:
         registry.ensure_schema(conn)
         rows = submissions.exceptions(conn, report_id, include_resolved=include_resolved)
+        held = [h for h in held_amendments(conn) if report_id in (None, h["report_id"])]
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in rows], indent=2, default=str))
+        out = {"rejected": [asdict(r) for r in rows], "amendments_held": held}
+        click.echo(json.dumps(out, indent=2, default=str))
         return
     if not rows:
         click.echo("no rejected records" + ("" if include_resolved else " awaiting resubmission"))
-        return
     for r in rows:
         click.echo(
             f"{r.report_id:>4}  {r.file_name}  {r.tx_id}  {r.rule_id or '-'}: "
             f"{r.rule_description or r.status_code}"
+        )
+    if held:
+        click.secho(
+            f"{len(held):,} amendment(s) held: reported before, the source now fails a rule; the "
+            "regulator keeps the last version sent until the source is fixed",
+            bold=True,
+        )
+    for h in held:
+        click.echo(
+            f"{h['report_id']:>4}  {h['file_name']}  {h['tx_id']}  {h['trading_date']}  "
+            f"execution {h['execution_id']}: {', '.join(h['reason_codes'])}"
         )
 
 
@@ -609,14 +671,14 @@ def reconcile(day: datetime | None, as_json: bool) -> None:
     click.secho("Submission MI (T+1 deadline, business days)", bold=True)
     click.echo(
         f"  {'trading day':<12} {'records':>8} {'accepted':>9} {'rejected':>9} {'pending':>8} "
-        f"{'acc. rate':>9} {'on time':>8} {'late':>5} {'overdue':>8}"
+        f"{'acc. rate':>9} {'on time':>8} {'late':>5} {'overdue':>8} {'quarantined':>11}"
     )
     for r in result["mi"]:
         rate = r["acceptance_rate"] or "-"
         click.echo(
             f"  {r['trading_date']:<12} {r['records']:>8,} {r['accepted']:>9,} "
             f"{r['rejected']:>9,} {r['pending']:>8,} {rate:>9} {r['on_time']:>8,} "
-            f"{r['late']:>5,} {r['overdue']:>8,}"
+            f"{r['late']:>5,} {r['overdue']:>8,} {r.get('quarantined', 0):>11,}"
         )
 
 
@@ -624,41 +686,99 @@ def reconcile(day: datetime | None, as_json: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--schemas-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--schema-version", default=None, help="ESMA usage-guideline version, e.g. 1.1.0.")
-@click.option("--max-errors", default=100, show_default=True)
+@click.option("--max-errors", default=100, show_default=True, help="Most XSD errors listed.")
+@click.option("--max-findings", default=1000, show_default=True, help="Most rule findings listed.")
 @click.option(
     "--show-values",
     is_flag=True,
     help="Quote offending values in messages (they may be names or national ids).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
 )
 def validate(
     file: Path,
     schemas_dir: Path | None,
     schema_version: str | None,
     max_errors: int,
+    max_findings: int,
     show_values: bool,
+    output_format: str,
 ) -> None:
-    """Check an auth.016 file (ours or another tool's) against the ESMA XSDs."""
-    from regreport.pipeline import redact
-    from regreport.xml.schema import SchemaError, validate_file
+    """Check an auth.016 file (ours or another tool's): ESMA XSDs, then every content rule.
+
+    Exit code 1 on an XSD error or an error-severity rule finding; warnings are listed and
+    exit 0.
+    """
+    from regreport.rules import RefDataMissingError
+    from regreport.validation import validate_auth016
+    from regreport.xml.schema import SchemaError
 
     settings = _settings()
+
+    def progress(count: int) -> None:
+        click.echo(f"... {count:,} records checked", err=True)
+
     try:
-        report = validate_file(
+        report = validate_auth016(
             file,
             schemas_dir or settings.schemas_dir,
             schema_version or settings.schema_version,
+            settings.refdata_dir,
             max_errors=max_errors,
+            max_findings=max_findings,
+            progress=progress,
         )
-    except SchemaError as exc:
+    except (SchemaError, RefDataMissingError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if show_values and report.errors:
-        _audit_personal_data_access(settings, file, "validate --show-values", len(report.errors))
-    for err in report.errors:
-        click.echo(f"{file}:{err.line}: {err.message if show_values else redact(err.message)}")
+    shown = len(report.schema.errors) + len(report.findings)
+    if show_values and shown:
+        _audit_personal_data_access(settings, file, "validate --show-values", shown)
+    if output_format == "json":
+        click.echo(json.dumps(report.to_dict(show_values=show_values), indent=2, default=str))
+    else:
+        _print_validation(file, report, show_values=show_values)
     if not report.valid:
-        click.secho(f"INVALID: {len(report.errors)} error(s) in {file}", fg="red", err=True)
         sys.exit(1)
-    click.secho(f"valid: {file} ({report.records:,} transactions)", fg="green")
+
+
+def _print_validation(file: Path, report: Any, *, show_values: bool) -> None:
+    """Text output of `validate`: one line per XSD error or rule finding, then the summary."""
+    from regreport.pipeline import redact
+
+    for err in report.schema.errors:
+        click.echo(f"{file}:{err.line}: {err.message if show_values else redact(err.message)}")
+    if not report.schema.valid:
+        click.secho(
+            f"INVALID: {len(report.schema.errors)} XSD error(s) in {file}; content rules not run",
+            fg="red",
+            err=True,
+        )
+        return
+    for item in report.findings:
+        esma = f" ({item.esma_rule})" if item.esma_rule else ""
+        value = f" value {str(item.value)!r}" if show_values and item.value is not None else ""
+        click.echo(
+            f"{file}:{item.line}: record {item.index} TxId {item.tx_id}: {item.severity} "
+            f"{item.code}{esma} {item.field}: {item.message}{value}"
+        )
+    if report.truncated:
+        click.echo(f"... {len(report.findings):,} findings listed, all counted below")
+    by_code = ", ".join(f"{code} {count:,}" for code, count in sorted(report.by_code.items()))
+    click.echo(
+        f"{report.records:,} records checked: {report.errors:,} error(s), "
+        f"{report.warnings:,} warning(s), {report.records_with_errors:,} record(s) rejected"
+        + (f" ({by_code})" if by_code else "")
+    )
+    if not report.valid:
+        click.secho(f"INVALID: {report.errors:,} rule error(s) in {file}", fg="red", err=True)
+        return
+    warnings = f", {report.warnings:,} warning(s)" if report.warnings else ""
+    click.secho(f"valid: {file} ({report.records:,} transactions){warnings}", fg="green")
 
 
 def _audit_personal_data_access(settings: Settings, file: Path, command: str, shown: int) -> None:
@@ -1370,3 +1490,85 @@ def leases_release(scope: str) -> None:
         )  # fmt: skip
         conn.commit()
     click.echo(f"released {scope} (was held by {held.holder})")
+
+
+# -- reference data: FIRDS instruments, GLEIF LEIs (regreport.refdata) -------------------------
+
+
+@main.group("refdata")
+def refdata_group() -> None:
+    """Reference tables the RR-REF rules check against: FIRDS and GLEIF (never downloaded)."""
+
+
+@refdata_group.command("load")
+@click.option(
+    "--firds",
+    "firds_files",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A FIRDS full file (FULINS_*.xml or .zip) or simple CSV; repeat for every part.",
+)
+@click.option(
+    "--gleif",
+    "gleif_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The GLEIF golden copy LEI-CDF CSV (or .zip) or a simple CSV.",
+)
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Publication day of the files.")
+def refdata_load(
+    firds_files: tuple[Path, ...], gleif_file: Path | None, as_of: datetime | None
+) -> None:
+    """Replace the FIRDS and/or GLEIF table with these files, each in one transaction."""
+    import psycopg
+
+    from regreport import audit, refdata
+
+    if not firds_files and gleif_file is None:
+        raise click.UsageError("give --firds and/or --gleif")
+    day = as_of.date() if as_of else None
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        results = []
+        if firds_files:
+            results.append(refdata.load_firds(conn, firds_files, as_of=day))
+        if gleif_file is not None:
+            results.append(refdata.load_gleif(conn, gleif_file, as_of=day))
+        for result in results:
+            audit.record(
+                conn,
+                action="refdata.load",
+                actor=_cli_actor(),
+                object_type="reference_table",
+                object_id=result.table,
+                after={"rows": result.rows, "as_of": str(result.as_of), "source": result.source},
+            )
+            click.echo(
+                f"{result.table}: {result.rows:,} rows as of {result.as_of or 'unknown'}"
+                f" from {result.source}"
+            )
+        conn.commit()
+
+
+@refdata_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def refdata_status(as_json: bool) -> None:
+    """Rows, as-of day and load time of each reference table; unloaded ones skip their rules."""
+    import psycopg
+
+    from regreport import refdata
+
+    with psycopg.connect(_settings().warehouse_dsn) as conn:
+        rows = {row["table"]: row for row in refdata.status(conn)}
+    tables = (refdata.FIRDS_TABLE, refdata.GLEIF_TABLE)
+    if as_json:
+        out = {t: rows.get(t) for t in tables}
+        click.echo(json.dumps(out, default=str, indent=2))
+        return
+    for table in tables:
+        row = rows.get(table)
+        if row is None or not row["rows"]:
+            click.echo(f"refdata.{table:<18} not loaded (its RR-REF rules are skipped)")
+            continue
+        click.echo(
+            f"refdata.{table:<18} {row['rows']:>12,} rows  as of {row['as_of'] or 'unknown'}"
+            f"  loaded {row['loaded_at']:%Y-%m-%d %H:%M}  from {row['source']}"
+        )

@@ -115,6 +115,7 @@ def setup(admin_dsn: str) -> list[str]:
         holds,
         leases,
         reconciliation,
+        refdata,
         registry,
         runlog,
         transmit,
@@ -134,6 +135,7 @@ def setup(admin_dsn: str) -> list[str]:
         alerts.ensure_schema(conn)
         runlog.ensure_schema(conn)
         leases.ensure_schema(conn)
+        refdata.ensure_schema(conn)
         after = _applied(conn)
         conn.commit()
     return sorted(name for name, sha in after.items() if before.get(name) != sha)

@@ -9,6 +9,11 @@ The run scope of a period P is every execution executed in P **or changed in P**
 a fill of an earlier day that the back office amended or busted in P arrives with P's run, so
 its correction (RTS 22 cancel + new) is reported with P. `raw.qsuite_executions` holds one row
 per execution_id, its latest landed state.
+
+A source without a key may hold one execution id twice. Such an id cannot be reported (which
+copy is the trade?), but it must not stop the day either: one copy is landed, with
+`_source_copies` set to the number of source rows, and the MiFIR models quarantine it
+(`DUPLICATE_EXECUTION_ID`), counting every copy.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ _INDEXED: dict[str, tuple[str, ...]] = {
 }
 #: The temporary warehouse table holding the run scope's executions while they are landed.
 _SCOPE = sql.Identifier("_extract_scope")
+#: Raw executions only: how many source rows had this execution id (1 unless duplicated).
+SOURCE_COPIES = "_source_copies"
 
 #: Reference tables, copied whole: a report needs the state of accounts and instruments
 #: as the firm holds it now, not only the rows that changed in the period.
@@ -96,7 +103,7 @@ def _raw_columns(dst: psycopg.Connection, table: str) -> list[tuple[str, str]]:
         select a.attname, format_type(a.atttypid, a.atttypmod)
         from pg_attribute as a
         where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
-            and a.attname <> '_extract_run_id'
+            and a.attname not in ('_extract_run_id', '_source_copies')
         order by a.attnum
         """,
         (f"{RAW_SCHEMA}.qsuite_{table}",),
@@ -132,6 +139,20 @@ def _ensure_raw_table(
             target, column_sql
         )
     )
+    if (
+        table == "executions"
+        and not dst.execute(
+            "select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = %s"
+            " and not attisdropped",
+            (f"{RAW_SCHEMA}.qsuite_{table}", SOURCE_COPIES),
+        ).fetchone()
+    ):
+        # Added to a table landed by an older release; every landed row was one source row.
+        dst.execute(
+            sql.SQL("alter table {} add column {} integer not null default 1").format(
+                target, sql.Identifier(SOURCE_COPIES)
+            )
+        )
     # raw keeps every period landed: index what periods are found by, so a day's delete and
     # the dbt models' period filters do not scan all history.
     for column in _INDEXED.get(table, ()):
@@ -202,9 +223,14 @@ def _land_executions(
     period's executed rows (some may no longer exist in the source) and the older rows of
     every execution in the scope, and only the scope knows the latter's ids.
     """
-    dst.execute(sql.SQL("create temp table {} (like {}) on commit drop").format(_SCOPE, target))
+    dst.execute(
+        sql.SQL("create temp table {} (like {} including defaults) on commit drop").format(
+            _SCOPE, target
+        )
+    )
     select = _period_select("executions", "executed_at")
     rows = _copy(src, dst, select, _SCOPE, columns, params)
+    _collapse_duplicates(dst)
     # Two deletes, the second a join: "or id in (subquery)" is rescanned per row once the
     # scope outgrows work_mem, and raw keeps every day landed.
     dst.execute(
@@ -224,6 +250,34 @@ def _land_executions(
         sql.SQL("select count(*) from {} where executed_at < %(start)s").format(_SCOPE), params
     ).fetchone()
     return rows, int(corrections[0]) if corrections else 0
+
+
+def _collapse_duplicates(dst: psycopg.Connection) -> None:
+    """Keep one landed row per execution id, counting the source rows in `_source_copies`.
+
+    The copy kept is the last changed (then the last landed): deterministic for a rerun.
+    """
+    duplicated = dst.execute(
+        sql.SQL(
+            "update {scope} as s set {copies} = d.n"
+            " from (select execution_id, count(*) as n from {scope}"
+            " group by execution_id having count(*) > 1) as d"
+            " where s.execution_id = d.execution_id"
+        ).format(scope=_SCOPE, copies=sql.Identifier(SOURCE_COPIES))
+    ).rowcount
+    if duplicated:
+        dst.execute(
+            sql.SQL(
+                "delete from {scope} as a using {scope} as b"
+                " where a.execution_id = b.execution_id and a.{copies} > 1"
+                " and (a.updated_at, a.ctid) < (b.updated_at, b.ctid)"
+            ).format(scope=_SCOPE, copies=sql.Identifier(SOURCE_COPIES))
+        )
+        log.warning(
+            "%d source rows share an execution id with another row: one copy of each landed, "
+            "to be quarantined as DUPLICATE_EXECUTION_ID",
+            duplicated,
+        )
 
 
 def _copy(

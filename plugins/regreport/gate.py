@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from regreport.rules import CATALOGUE, RuleContext, catalogue_mismatches, implementations
+from regreport.rules import (
+    CATALOGUE,
+    RefData,
+    RuleContext,
+    catalogue_mismatches,
+    implementations,
+)
 from regreport.rules._registry import RuleCatalogueError, as_datetime, trade_date
 
 if TYPE_CHECKING:
@@ -85,6 +91,7 @@ class GateResult:
         blocked: executions with at least one error-severity violation.
         by_code: violations per rule code.
         by_severity: violations per severity.
+        notes: checks the run skipped (reference tables not loaded), one line each.
     """
 
     run_id: str
@@ -94,6 +101,8 @@ class GateResult:
     blocked: int
     by_code: dict[str, int] = field(default_factory=dict)
     by_severity: dict[str, int] = field(default_factory=dict)
+    #: What the run could not check, e.g. "refdata: FIRDS not loaded, REF rules skipped".
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One log line: counts and the codes found, no values."""
@@ -177,6 +186,62 @@ def _copy(conn: psycopg.Connection[Any], rows: Iterable[tuple[Any, ...]]) -> Non
             copy.write_row(row)
 
 
+#: Record columns that may hold an LEI the GLEIF rules look up (LEI-typed ids only).
+_LEI_COLUMNS = (
+    "executing_entity_lei",
+    "submitting_entity_lei",
+    "transmitting_firm_buyer_lei",
+    "transmitting_firm_seller_lei",
+)
+_TYPED_LEI_COLUMNS = (
+    ("buyer_id", "buyer_id_type"),
+    ("seller_id", "seller_id_type"),
+    ("buyer_decision_maker_id", "buyer_decision_maker_type"),
+    ("seller_decision_maker_id", "seller_decision_maker_type"),
+)
+
+
+def _run_refdata(
+    conn: psycopg.Connection[Any],
+    candidates: sql.Composable,
+    columns: Mapping[str, str],
+    params: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """The run's FIRDS and GLEIF entries (`RefData` keyword arguments) and what was skipped.
+
+    One query per table, restricted to the identifiers of the candidates (`candidates` is the
+    ``from ... where ...`` of the candidate rows): the gate never reads a whole FIRDS table.
+    """
+    from regreport import refdata
+
+    found: dict[str, Any] = {}
+    notes: list[str] = []
+
+    def ids(exprs: list[sql.Composable]) -> sql.Composable:
+        return sql.SQL("select unnest(array[{}]::text[]) {}").format(
+            sql.SQL(", ").join(exprs), candidates
+        )
+
+    isin_exprs = [sql.Identifier(c) for c in ("instrument_isin", "underlying_isin") if c in columns]
+    lei_exprs: list[sql.Composable] = [sql.Identifier(c) for c in _LEI_COLUMNS if c in columns]
+    lei_exprs += [
+        sql.SQL("case when {} = 'LEI' then {} end").format(sql.Identifier(kind), sql.Identifier(c))
+        for c, kind in _TYPED_LEI_COLUMNS
+        if c in columns and kind in columns
+    ]
+    for key, table, label, exprs, lookup in (
+        ("firds", refdata.FIRDS_TABLE, "FIRDS", isin_exprs, refdata.firds_lookup),
+        ("gleif", refdata.GLEIF_TABLE, "GLEIF", lei_exprs, refdata.gleif_lookup),
+    ):
+        if not refdata.is_loaded(conn, table):
+            notes.append(f"refdata: {label} not loaded, REF rules on it skipped")
+            continue
+        found[key] = lookup(conn, ids(exprs), params) if exprs else {}
+    for note in notes:
+        log.info("%s", note)
+    return found, notes
+
+
 def run_gate(
     conn: psycopg.Connection[Any],
     start: date | datetime,
@@ -209,7 +274,6 @@ def run_gate(
         raise RuleCatalogueError(f"rules without implementation: {', '.join(missing)}")
     rules = [(code, CATALOGUE[code].severity, implementations()[code]) for code in CATALOGUE]
     first_day, after_last = _period_days(start_utc, end_utc)
-    main = RuleContext.for_period(first_day, after_last, Path(refdata_dir))
     late: dict[date, RuleContext] = {}
     params = {"start": start_utc, "end": end_utc, "first_day": first_day, "after": after_last}
 
@@ -242,6 +306,13 @@ def run_gate(
         query = sql.SQL("select * from {} where {} and {} order by execution_id").format(
             source, scope, _candidate_condition(columns)
         )
+        tables, notes = _run_refdata(
+            conn,
+            sql.SQL("from {} where {} and {}").format(source, scope, _candidate_condition(columns)),
+            columns,
+            params,
+        )
+        main = RuleContext(first_day, after_last, RefData(Path(refdata_dir), **tables))
         with conn.cursor(name="rule_gate_candidates", row_factory=dict_row) as cursor:
             cursor.itersize = BATCH_ROWS
             cursor.execute(query, params)
@@ -274,6 +345,7 @@ def run_gate(
         blocked=len(blocked),
         by_code=dict(sorted(by_code.items())),
         by_severity=dict(sorted(by_severity.items())),
+        notes=tuple(notes),
     )
     log.info("%s", result.summary())
     return result

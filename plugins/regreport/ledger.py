@@ -86,6 +86,11 @@ class Plan:
             sending them again would only be rejected again, so they wait for a source fix
             (or an explicit `resend_unchanged`, e.g. once the regulator's reference data has
             the instrument).
+        held: (tx_id, execution_id) of live transactions whose execution is still reportable
+            but has no report row now (its new version fails a blocking rule and sits in the
+            quarantine): an amendment held. The regulator keeps the last version sent; nothing
+            is cancelled until the source is fixed (then `Cxl` + `New`) or withdraws the
+            execution itself (then `Cxl`).
     """
 
     cancels: list[tuple[str, int | None]] = field(default_factory=list)
@@ -94,6 +99,7 @@ class Plan:
     amended: set[str] = field(default_factory=set)
     resubmitted: set[str] = field(default_factory=set)
     held_back: list[str] = field(default_factory=list)
+    held: list[tuple[str, int | None]] = field(default_factory=list)
 
     @property
     def record_count(self) -> int:
@@ -136,6 +142,7 @@ def plan(
     report_table: str,
     scope_sql: str,
     scope_params: dict[str, Any],
+    withdrawn_sql: str,
     exclude_report_ids: Sequence[int] = (),
     only_rejected: bool = False,
     resend_unchanged: bool = False,
@@ -153,6 +160,11 @@ def plan(
         scope_sql: A query returning the `execution_id`s of the run's scope (executions of the
             period and corrections of earlier ones).
         scope_params: Its parameters.
+        withdrawn_sql: A query returning the `execution_id`s the source itself withdrew
+            (cancelled, busted, or made not reportable by a deliberate change); it may use
+            the scope's parameters. Only these are cancelled when their report row is gone: a
+            live transaction of any other execution without a report row failed a blocking
+            rule, and is held (`Plan.held`) rather than withdrawn from the regulator.
         exclude_report_ids: Files whose entries are ignored: a rerun compares against the
             ledger as it was before the period's last submission, to reproduce it exactly.
         only_rejected: Plan only the transactions whose last report was rejected (a
@@ -191,7 +203,8 @@ def plan(
             select r.tx_id, r.execution_id, {record_hash_sql("r")} as record_sha256
             from {report_table} as r
             where r.execution_id in (select execution_id from scope)
-        )
+        ),
+        withdrawn as ({withdrawn_sql})
         select
             coalesce(c.tx_id, le.tx_id) as tx_id,
             coalesce(c.execution_id, le.execution_id) as execution_id,
@@ -200,7 +213,10 @@ def plan(
             c.record_sha256 as current_sha256,
             coalesce(le.rejected, false) as last_rejected,
             le.action as last_action,
-            le.record_sha256 as last_sha256
+            le.record_sha256 as last_sha256,
+            coalesce(c.execution_id, le.execution_id) in (
+                select execution_id from withdrawn
+            ) as withdrawn
         from current as c
         full join last_entry as le on c.tx_id = le.tx_id
         left join live as l on l.tx_id = coalesce(c.tx_id, le.tx_id)
@@ -210,17 +226,20 @@ def plan(
     ).fetchall()
     result = Plan()
     for tx_id, execution_id, live_action, live_sha, current_sha, *last in rows:
-        last_rejected, last_action, last_sha = last
+        last_rejected, last_action, last_sha, withdrawn = last
         if only_rejected and not last_rejected:
             continue
         is_live = live_action == NEW
         if current_sha is None:
-            if not is_live:
+            sent = is_live and _plan_absent(
+                result,
+                tx_id,
+                execution_id,
+                withdrawn=withdrawn,
+                refused_cancel=last_rejected and last_action == CANCEL and not resend_unchanged,
+            )
+            if not sent:
                 continue
-            if last_rejected and last_action == CANCEL and not resend_unchanged:
-                result.held_back.append(tx_id)  # the same Cxl was refused: do not repeat it
-                continue
-            result.cancels.append((tx_id, execution_id))  # no longer reportable: cancel it
         elif is_live and live_sha == current_sha:
             result.unchanged += 1
             continue
@@ -235,6 +254,22 @@ def plan(
         if last_rejected:
             result.resubmitted.add(tx_id)
     return result
+
+
+def _plan_absent(
+    result: Plan, tx_id: str, execution_id: int | None, *, withdrawn: bool, refused_cancel: bool
+) -> bool:
+    """A live transaction without a report row: cancel, hold or hold back; True if cancelled."""
+    if not withdrawn:
+        # Quarantined, not withdrawn: a bad source value must not cancel what the regulator
+        # accepted. The last version sent stands until the source is fixed.
+        result.held.append((tx_id, execution_id))
+        return False
+    if refused_cancel:
+        result.held_back.append(tx_id)  # the same Cxl was refused: do not repeat it
+        return False
+    result.cancels.append((tx_id, execution_id))  # the source withdrew it: cancel
+    return True
 
 
 def record(conn: psycopg.Connection[Any], report_id: int, entries: Iterable[LedgerEntry]) -> int:

@@ -47,6 +47,32 @@ class ReportInvalidError(RuntimeError):
     """The rendered file does not validate against the ESMA schemas."""
 
 
+class PeriodNotEndedError(ValueError):
+    """The period to report has not ended: its trades are not all known yet."""
+
+
+#: Set to 1 to report a period that has not ended (tests only: the report would be partial).
+ALLOW_OPEN_PERIOD_ENV = "REGREPORT_ALLOW_OPEN_PERIOD"
+
+
+def require_ended(end: datetime, now: datetime | None = None) -> None:
+    """Refuse a period that ends in the future, unless `REGREPORT_ALLOW_OPEN_PERIOD=1`.
+
+    Reporting an open day would send a partial report, and file the rest of the day's trades
+    as corrections; a day is reported once it has ended.
+    """
+    import os
+
+    now = now or datetime.now(tz=UTC)
+    if end <= now or os.environ.get(ALLOW_OPEN_PERIOD_ENV) == "1":
+        return
+    raise PeriodNotEndedError(
+        f"the period ending {end:%Y-%m-%d %H:%M} UTC has not ended yet "
+        f"(now {now:%Y-%m-%d %H:%M} UTC): report a day once it is over "
+        f"(set {ALLOW_OPEN_PERIOD_ENV}=1 to force a partial run in a test)"
+    )
+
+
 def audit_step(
     target: str | psycopg.Connection[Any],
     action: str,
@@ -78,9 +104,10 @@ def audit_step(
 def extract(
     source_dsn: str, warehouse_dsn: str, start: datetime, end: datetime, run_id: str
 ) -> dict[str, Any]:
-    """Land the period in `raw` (see `regreport.extract`)."""
+    """Land the period in `raw` (see `regreport.extract`); refuse a period not yet ended."""
     from regreport.extract import extract_period
 
+    require_ended(end)
     result = extract_period(source_dsn, warehouse_dsn, start, end, run_id)
     out = asdict(result)
     out["period_start"] = start.isoformat()
@@ -172,47 +199,77 @@ def scope_sql(source_table: str = SOURCE_TABLE) -> str:
     )
 
 
-def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> dict[str, Any]:
-    """Count source, reported, quarantined and not-reportable executions; raise if they differ.
+def withdrawn_sql() -> str:
+    """Executions of the run scope the source itself withdrew: only their reports are cancelled.
 
-    Counts are of the executions traded in the period (corrections of earlier periods are
-    reconciled with their own period).
+    Not reportable by eligibility (busted, instrument out of scope, not a transaction): a
+    deliberate change in the source. An execution that merely fails a rule now is not here.
+    """
+    return (
+        f"select execution_id from {ELIGIBILITY_TABLE}"
+        f" where not is_reportable and execution_id in ({scope_sql()})"
+    )
+
+
+def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> dict[str, Any]:
+    """Count every source execution the run read into one bucket; raise if they do not add up.
+
+    The run read its scope: executions traded in the period and executions changed in it
+    (corrections of earlier days, and rows whose trade time is wrong, e.g. in the future).
+    Each lands in exactly one bucket: reported, quarantined or not reportable. A source row
+    duplicating another's execution id is counted too (quarantined with it).
 
     Returns:
-        The counts and, per quarantine reason, its count and up to ten execution ids.
+        The counts, the part of the scope traded in the period, and per quarantine reason its
+        count (source rows), how many of those hold back an accepted amendment, and up to
+        ten execution ids.
     """
     bounds = {"start": start, "end": end}
-
-    def count(table: str, column: str, where: str = "true", distinct: str = "") -> int:
-        what = f"distinct {distinct}" if distinct else "*"
-        row = conn.execute(
-            f"select count({what}) from {table} where {column} >= %(start)s"
-            f" and {column} < %(end)s and {where}",
-            bounds,
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    source = count(SOURCE_TABLE, "executed_at")
-    # Executions, not records: a matched-principal fill is reported as two records.
-    reported = count(REPORT_TABLE, "trading_datetime", distinct="execution_id")
-    not_reportable = count(ELIGIBILITY_TABLE, "executed_at", "not is_reportable")
+    scope = f"select execution_id, executed_at, _source_copies from {SOURCE_TABLE} where " + (
+        "(executed_at >= %(start)s and executed_at < %(end)s)"
+        " or (updated_at >= %(start)s and updated_at < %(end)s)"
+    )
+    row = conn.execute(
+        f"""
+        with scope as ({scope})
+        select
+            coalesce(sum(_source_copies), 0),
+            count(*) filter (where executed_at >= %(start)s and executed_at < %(end)s),
+            count(*) filter (where executed_at < %(start)s),
+            count(*) filter (where executed_at >= %(end)s),
+            (select count(distinct r.execution_id) from {REPORT_TABLE} as r
+             where r.execution_id in (select execution_id from scope)),
+            (select count(*) from {ELIGIBILITY_TABLE} as e
+             where not e.is_reportable and e.execution_id in (select execution_id from scope))
+        from scope
+        """,
+        bounds,
+    ).fetchone()
+    source, in_period, earlier, later, reported, not_reportable = (int(v) for v in row or ())
     reasons = conn.execute(
         f"""
-        select reason_code, reason_text, count(*),
-               (array_agg(execution_id order by execution_id))[1:{QUARANTINE_SAMPLE}]
-        from {QUARANTINE_TABLE}
-        where executed_at >= %(start)s and executed_at < %(end)s
-        group by reason_code, reason_text
-        order by reason_code
+        with scope as ({scope})
+        select q.reason_code, q.reason_text, sum(q.source_rows)::bigint,
+               count(*) filter (where exists (
+                   select 1 from {ledger.SCHEMA}.transaction_ledger as l
+                   where l.execution_id = q.execution_id and l.action = '{ledger.NEW}')),
+               (array_agg(q.execution_id order by q.execution_id))[1:{QUARANTINE_SAMPLE}]
+        from {QUARANTINE_TABLE} as q
+        join scope as s on s.execution_id = q.execution_id
+        group by q.reason_code, q.reason_text
+        order by q.reason_code
         """,
         bounds,
     ).fetchall()
-    quarantined = sum(r[2] for r in reasons)
+    quarantined = sum(int(r[2]) for r in reasons)
     excluded = conn.execute(
         f"""
         select not_reportable_reason, count(*)
         from {ELIGIBILITY_TABLE}
-        where executed_at >= %(start)s and executed_at < %(end)s and not is_reportable
+        where not is_reportable and execution_id in (
+            select execution_id from {SOURCE_TABLE}
+            where (executed_at >= %(start)s and executed_at < %(end)s)
+               or (updated_at >= %(start)s and updated_at < %(end)s))
         group by 1 order by 1
         """,
         bounds,
@@ -229,15 +286,51 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
             f"{reported} + quarantined {quarantined} + not reportable {not_reportable}"
         )
     quarantine = [
-        {"reason_code": code, "reason": text, "count": n, "execution_ids": ids}
-        for code, text, n, ids in reasons
+        {
+            "reason_code": code,
+            "reason": text,
+            "count": int(n),
+            "amendments_held": int(held),
+            "execution_ids": ids,
+        }
+        for code, text, n, held, ids in reasons
     ]
-    not_reportable_by_reason = {reason: n for reason, n in excluded}
     return {
         "counts": counts,
+        "scope": {"traded_in_period": in_period, "traded_earlier": earlier, "traded_later": later},
         "quarantine": quarantine,
-        "not_reportable": not_reportable_by_reason,
+        "not_reportable": {reason: n for reason, n in excluded},
     }
+
+
+def held_amendments(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Reported transactions whose execution now fails a blocking rule: amendments held.
+
+    The regulator keeps the version last sent (nothing is cancelled for a bad source value);
+    the quarantine says what to fix. Once fixed, the next run sends `Cxl` + `New`.
+    """
+    row = conn.execute("select to_regclass(%s)", (QUARANTINE_TABLE,)).fetchone()
+    if row is None or row[0] is None:
+        return []
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""
+            select l.tx_id, q.execution_id, q.trading_date, q.reason_codes,
+                   g.report_id, g.file_name, l.created_at as sent_at
+            from {QUARANTINE_TABLE} as q
+            join lateral (
+                select distinct on (tx_id) tx_id, action, report_id, created_at
+                from {ledger.SCHEMA}.transaction_ledger
+                where execution_id = q.execution_id
+                order by tx_id, entry_id desc
+            ) as l on l.action = '{ledger.NEW}'
+            join {ledger.SCHEMA}.report_registry as g on g.report_id = l.report_id
+            order by q.trading_date, l.tx_id
+            """
+        )
+        return list(cur.fetchall())
 
 
 def redact(message: str) -> str:
@@ -447,7 +540,15 @@ def render(
         "records": plan.record_count,
         "resubmitted": len(plan.resubmitted),
         "held_back": len(plan.held_back),
+        "held_amendments": len(plan.held),
     }
+    if plan.held:
+        log.warning(
+            "%d accepted transaction(s) now fail a blocking rule: not cancelled, the last "
+            "version sent stands until the source is fixed (`regreport exceptions`): %s",
+            len(plan.held),
+            ", ".join(tx for tx, _ in plan.held[:20]) + (" ..." if len(plan.held) > 20 else ""),
+        )
     if plan.held_back:
         log.warning(
             "%d rejected record(s) unchanged since their rejection, not resent (fix the source, "
@@ -532,6 +633,7 @@ def _build_submission(
             report_table=REPORT_TABLE,
             scope_sql=scope_sql(),
             scope_params=bounds,
+            withdrawn_sql=withdrawn_sql(),
             exclude_report_ids=latest.report_ids,
             **options,
         )
@@ -553,7 +655,12 @@ def _build_submission(
             part.path.unlink(missing_ok=True)
     seq = latest.submission_seq + 1 if latest else 1
     plan = ledger.plan(
-        conn, report_table=REPORT_TABLE, scope_sql=scope_sql(), scope_params=bounds, **options
+        conn,
+        report_table=REPORT_TABLE,
+        scope_sql=scope_sql(),
+        scope_params=bounds,
+        withdrawn_sql=withdrawn_sql(),
+        **options,
     )
     if not plan.record_count:
         return seq, None, plan, [], []
@@ -584,6 +691,7 @@ def _built(
         "record_count": sum(f["record_count"] for f in files),
         "changes": changes,
         "counts": recon["counts"],
+        "scope": recon.get("scope"),
         "quarantine": recon["quarantine"],
         "not_reportable": recon["not_reportable"],
         "gx": {k: (gx_outcome or {}).get(k) for k in GX_SUMMARY_KEYS},
@@ -883,6 +991,7 @@ def _write_summary(
         "retain_until": first.get("retain_until"),
         "changes": built["changes"],
         "counts": built["counts"],
+        "scope": built.get("scope"),
         "quarantine": built["quarantine"],
         "not_reportable": built["not_reportable"],
         "gx": built["gx"],

@@ -10,9 +10,12 @@ platform already knows: the report table (what should be reported), the transact
 
 * every row of the report table with `trading_date = D`: its TxId, execution id and content
   hash (`regreport.ledger.record_hash_sql`, the hash the ledger stores for what was sent);
-* every execution of day D in the quarantine table (not reportable until fixed). It has no
-  TxId yet; its expected TxId is `'QS' || execution_id`, the client-leg TxId the report model
-  (`int_mifir__transactions`) would give it, and it has no hash.
+* every execution of day D in the quarantine table (not reportable until fixed), with no
+  hash. If it was reported before (an amendment held: the regulator keeps the accepted
+  version), it stands for the TxIds it went out under (both legs of a matched principal fill);
+  otherwise for its expected TxId `'QS' || execution_id`, the client-leg TxId the report model
+  (`int_mifir__transactions`) would give it. A trade time outside its run's window files it
+  under the day whose run read it.
 
 **Regulator side** ("what the regulator holds, as far as it told us"), per TxId: the latest
 ledger entry (by entry id, i.e. submission order) whose record status
@@ -58,7 +61,7 @@ Personal data: only TxIds, execution ids, hashes and status codes are read or st
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -141,6 +144,8 @@ create table if not exists {SCHEMA}.submission_mi (
     calendar_name    text not null,
     computed_at      timestamptz not null default now()
 );
+alter table {SCHEMA}.submission_mi
+    add column if not exists quarantined integer not null default 0;
 """
 
 
@@ -207,6 +212,8 @@ class MiRow:
         on_time, late: TxIds by when the file of their first accepted New was submitted.
         overdue: TxIds never accepted, with the deadline passed at `now`.
         max_days_late: Most working days late among `late` (None if none).
+        quarantined: Source executions of the date kept out of the report (every copy of a
+            duplicated id; a trade time outside its run's window counts on the run's day).
     """
 
     trading_date: date
@@ -223,6 +230,7 @@ class MiRow:
     overdue: int
     max_days_late: int | None
     calendar_name: str
+    quarantined: int = 0
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
@@ -303,9 +311,11 @@ def _fetch_rows(
             from {rt} as r
             where r.trading_date = %(d)s
             union all
-            select '{TX_ID_PREFIX}' || q.execution_id::text, q.execution_id::bigint, null, true
+            select coalesce(sent.tx_id, '{TX_ID_PREFIX}' || q.execution_id::text),
+                   q.execution_id::bigint, null, true
             from (select distinct execution_id from {qt}
                   where trading_date = %(d)s and execution_id is not null) as q
+            {_SENT_TX_IDS}
             where not exists (
                 select 1 from {rt} as r2
                 where r2.execution_id = q.execution_id and r2.trading_date = %(d)s)
@@ -381,6 +391,14 @@ def _fetch_rows(
     ]
 
 
+#: A quarantined execution stands for the TxIds it was reported under (both legs of a matched
+#: principal fill, when an accepted version is held back), or its expected TxId if never sent.
+_SENT_TX_IDS = f"""left join lateral (
+                select distinct l.tx_id from {SCHEMA}.transaction_ledger as l
+                where l.execution_id = q.execution_id
+            ) as sent on true"""
+
+
 def _source_count(
     conn: psycopg.Connection[Any], trading_date: date, report_table: str, quarantine_table: str
 ) -> int:
@@ -391,7 +409,8 @@ def _source_count(
         select count(*) from (
             select tx_id::text from {rt} where trading_date = %(d)s
             union
-            select '{TX_ID_PREFIX}' || q.execution_id::text from {qt} as q
+            select coalesce(sent.tx_id, '{TX_ID_PREFIX}' || q.execution_id::text) from {qt} as q
+            {_SENT_TX_IDS}
             where q.trading_date = %(d)s and q.execution_id is not null
               and not exists (select 1 from {rt} as r2
                               where r2.execution_id = q.execution_id
@@ -604,8 +623,25 @@ def submission_mi(
     by_day: dict[date, list[tuple[str | None, str | None, datetime | None]]] = {}
     for trading_date, _tx, rec_status, file_status, accepted_at in facts:
         by_day.setdefault(trading_date, []).append((rec_status, file_status, accepted_at))
+    quarantined = _quarantined_by_day(conn, start, end)
     days = {d for d in _dates(start, end) if calendar.is_business_day(d)} | by_day.keys()
-    return [_mi_row(d, by_day.get(d, []), calendar, tz, now) for d in sorted(days)]
+    return [
+        replace(_mi_row(d, by_day.get(d, []), calendar, tz, now), quarantined=quarantined.get(d, 0))
+        for d in sorted(days | quarantined.keys())
+    ]
+
+
+def _quarantined_by_day(conn: psycopg.Connection[Any], start: date, end: date) -> dict[date, int]:
+    """Source rows in the quarantine per trading date of [start, end] (none if no table)."""
+    row = conn.execute("select to_regclass(%s)", (QUARANTINE_TABLE,)).fetchone()
+    if row is None or row[0] is None:
+        return {}
+    rows = conn.execute(
+        f"select trading_date, sum(source_rows)::bigint from {QUARANTINE_TABLE}"
+        " where trading_date between %s and %s group by 1",
+        (start, end),
+    ).fetchall()
+    return {d: int(n) for d, n in rows}
 
 
 def _dates(start: date, end: date) -> Iterable[date]:
@@ -678,6 +714,7 @@ def write_mi(conn: psycopg.Connection[Any], rows: Iterable[MiRow]) -> int:
             r.overdue,
             r.max_days_late,
             r.calendar_name,
+            r.quarantined,
         )
         for r in rows
     ]
@@ -689,8 +726,8 @@ def write_mi(conn: psycopg.Connection[Any], rows: Iterable[MiRow]) -> int:
                 insert into {SCHEMA}.submission_mi (
                     trading_date, records, accepted, rejected, pending, unanswered,
                     acceptance_rate, rejection_rate, deadline, on_time, late, overdue,
-                    max_days_late, calendar_name
-                ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    max_days_late, calendar_name, quarantined
+                ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 on conflict (trading_date) do update set
                     records = excluded.records, accepted = excluded.accepted,
                     rejected = excluded.rejected, pending = excluded.pending,
@@ -699,7 +736,8 @@ def write_mi(conn: psycopg.Connection[Any], rows: Iterable[MiRow]) -> int:
                     rejection_rate = excluded.rejection_rate, deadline = excluded.deadline,
                     on_time = excluded.on_time, late = excluded.late,
                     overdue = excluded.overdue, max_days_late = excluded.max_days_late,
-                    calendar_name = excluded.calendar_name, computed_at = now()
+                    calendar_name = excluded.calendar_name,
+                    quarantined = excluded.quarantined, computed_at = now()
                 """,
                 params,
             )

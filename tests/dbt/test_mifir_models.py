@@ -332,6 +332,7 @@ QUARANTINE_COLUMNS = [
     "reason_code",
     "reason_text",
     "source_row",
+    "source_rows",
     "extract_run_id",
 ]
 
@@ -775,6 +776,7 @@ def _quarantine(execution_id: int, at: datetime, codes: list[str], source: dict)
         "reason_code": codes[0],
         "reason_text": _REASON_TEXTS[codes[0]],
         "source_row": source,
+        "source_rows": 1,
         "extract_run_id": "R1",
     }
 
@@ -866,6 +868,11 @@ def _land(conn: psycopg.Connection, day: date, run_id: str) -> None:
                 " select *, ''::text as _extract_run_id from {} with no data"
             ).format(raw, sql.Identifier("qsuite", table))
         )
+    # What the extract adds to raw executions: the source rows behind each landed one.
+    conn.execute(
+        "alter table raw.qsuite_executions"
+        " add column if not exists _source_copies integer not null default 1"
+    )
     for table in _REFERENCE:
         raw = sql.Identifier("raw", f"qsuite_{table}")
         conn.execute(sql.SQL("truncate {}").format(raw))
@@ -1236,6 +1243,7 @@ def test_rule_gate_errors_quarantine(scenario: dict[str, Snapshot]) -> None:
             ),
             "venue_transaction_id": "abc123",
         },
+        "source_rows": 1,
         "extract_run_id": "R1",
     }
     # 2020: SQL reasons and the rule code together, sorted ('J' < 'O' < 'R' < 'T').
@@ -1263,6 +1271,7 @@ def test_rule_gate_errors_quarantine(scenario: dict[str, Snapshot]) -> None:
             ),
             "venue_transaction_id": "mtf-13",
         },
+        "source_rows": 1,
         "extract_run_id": "R1",
     }
     assert step.quarantine == [q_2001, q_2013, q_2020, Q_2021, Q_2022, Q_2023]

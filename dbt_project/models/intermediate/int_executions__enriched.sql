@@ -133,7 +133,8 @@ joined as (
         instruments.maturity_date,
         instruments.expiry_date,
         executions.executed_at,
-        executions.updated_at
+        executions.updated_at,
+        executions.source_copies
     {#- Each execution looks up its order by key. A plain join hashes every
         order ever landed (raw keeps all history), so the daily build would
         grow with history; `offset 0` keeps the lookup a per-row index probe. #}

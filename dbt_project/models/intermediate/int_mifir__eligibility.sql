@@ -24,7 +24,11 @@ decided as (
         instrument_type,
         exec_kind,
         execution_status,
+        {# An execution id the source holds twice cannot be judged from either
+           copy: it is left reportable, so that int_mifir__transactions
+           quarantines it (DUPLICATE_EXECUTION_ID) for a person to resolve. #}
         case
+            when source_copies > 1 then null
             when instrument_type = 'FX_SPOT' then 'INSTRUMENT_OUT_OF_SCOPE'
             when exec_kind = 'INTERNAL_TRANSFER' then 'NOT_A_TRANSACTION'
             when execution_status = 'CANCELLED' then 'EXECUTION_CANCELLED'

@@ -214,6 +214,27 @@ checked as (
         *,
         array_remove(
             array[
+                case
+                    when source_copies > 1 then 'DUPLICATE_EXECUTION_ID'
+                end,
+                {# The trade time places the record in a reporting period. A
+                   time after the period (or after the source last recorded
+                   the fill: a local or future time) would be reported again,
+                   as a new trade, on a later day; one far before the period
+                   is not a plausible late correction. #}
+                case
+                    when
+                        executed_at >= {{ period_end() }}
+                        or executed_at > updated_at
+                        then 'TRADE_TIME_AFTER_PERIOD'
+                end,
+                case
+                    when
+                        executed_at < {{ period_start() }} - make_interval(
+                            days => {{ var('late_correction_days') }}
+                        )
+                        then 'TRADE_TIME_BEFORE_WINDOW'
+                end,
                 case when firm_lei is null then 'FIRM_LEI_MISSING' end,
                 case when not has_order then 'ORDER_NOT_FOUND' end,
                 case
@@ -634,5 +655,12 @@ select
         when not in_firds and is_derivative then expiry_date
     end as expiry_date,
     executed_at as trading_datetime,
-    updated_at
+    updated_at,
+    source_copies,
+    {# Not report fields: inputs of the rule gate's cross-checks, price
+       currency against the instrument's (RR-CCY-004) and net amount against
+       quantity x price + accrued interest (RR-VAL-017). The report model
+       selects its columns by name and leaves these out. #}
+    instrument_currency,
+    accrued_interest
 from near

@@ -70,10 +70,19 @@ rule_texts as (
     from violations
 )
 
+{# A trade time outside the run's window is not a trading date to file the
+   record under: such a record belongs to the day whose run read it (the
+   period's first day), so that day's reconciliation shows it. #}
 select
     per_execution.execution_id,
     candidates.order_id,
-    candidates.trading_date,
+    case
+        when
+            per_execution.reason_codes
+            && array['TRADE_TIME_AFTER_PERIOD', 'TRADE_TIME_BEFORE_WINDOW']
+            then ({{ period_start() }} at time zone 'UTC')::date
+        else candidates.trading_date
+    end as trading_date,
     candidates.trading_datetime as executed_at,
     per_execution.reason_codes,
     per_execution.reason_codes[1] as reason_code,
@@ -94,6 +103,9 @@ select
         'venue_transaction_id', executions.venue_transaction_id,
         'trading_capacity', executions.trading_capacity
     ) as source_row,
+    {# Source rows behind the execution: more than one when the source
+       holds its id twice (DUPLICATE_EXECUTION_ID); every copy is counted. #}
+    candidates.source_copies as source_rows,
     candidates.extract_run_id
 from per_execution
 inner join candidates

@@ -25,7 +25,9 @@ renamed as (
         accrued_interest,
         version as execution_version,
         executed_at,
-        updated_at
+        updated_at,
+        {# Source rows with this execution id (the extract lands one copy). #}
+        _source_copies as source_copies
     from source
 )
 

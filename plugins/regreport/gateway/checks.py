@@ -12,6 +12,12 @@ content rules per record:
   and after `pending_max_checks` re-checks or `pending_max_days` it is rejected (**CON-412**).
   Each change produces a further advice about the same file, listing every record that is still
   not accepted (feedback lists exceptions; an unmentioned record is accepted).
+- **the rule catalogue**: every `New` is read back into report columns and checked with the
+  platform's own rules (`regreport.validation.check_records`, the same check as `regreport
+  validate`); a record with an error-severity finding is rejected, naming ESMA's error code
+  where the catalogue has one (e.g. CON-070 for a buyer LEI with wrong check digits) and our
+  `RR-...` code otherwise, with the catalogue's message (never a value). Checked after CON-023
+  and before CON-411, so a record with a content error is never held pending.
 - scripted outcomes (`ScriptedOutcome`) come first and can force any file or record status.
 
 A file is processed once: the processed mark, the TxId changes, the pending records and the
@@ -279,10 +285,12 @@ class Gateway:
                 log.info("gateway: %s/%s already processed; ignored", firm, name)
                 return []
             advice, records, parsed = self._check_file(firm, name, path)
+            # Read outside the SQLite transaction: a large file takes a while.
+            content = self._catalogue_verdicts(path) if records is not None else {}
             now = self._now()
             with self._transaction() as db:
                 if records is not None and parsed is not None:
-                    advice = self._apply_content_rules(db, firm, name, parsed, now)
+                    advice = self._apply_content_rules(db, firm, name, parsed, now, content)
                 recipient = (parsed.sender if parsed else None) or firm
                 db.execute(
                     "insert into files values (?, ?, ?, ?, ?, 1, ?)",
@@ -353,13 +361,40 @@ class Gateway:
             None,
         )
 
+    def _catalogue_verdicts(self, path: Path) -> dict[tuple[int, str], Rule]:
+        """The catalogue rule rejecting each failing `New`, by (0-based position, TxId).
+
+        The first error-severity finding of the record names the rule; the description counts
+        the others.
+        """
+        from regreport.validation import check_records
+
+        verdicts: dict[tuple[int, str], Rule] = {}
+        for result in check_records(path, self.config.resolved_refdata_dir()):
+            errors = result.errors
+            if result.action != "New" or not errors:
+                continue
+            first = errors[0]
+            more = f" {len(errors) - 1} more error(s)." if len(errors) > 1 else ""
+            desc = f"{first.code}: {first.message} Field: {first.field}.{more}"
+            verdicts[(result.index - 1, result.tx_id)] = Rule(first.rule_id, desc)
+        return verdicts
+
     def _apply_content_rules(
-        self, db: sqlite3.Connection, firm: str, name: str, parsed: ParsedFile, now: float
+        self,
+        db: sqlite3.Connection,
+        firm: str,
+        name: str,
+        parsed: ParsedFile,
+        now: float,
+        content: dict[tuple[int, str], Rule] | None = None,
     ) -> StatusAdvice:
         isins = load_instruments(self.config.instruments_file)
         next_check = now + self.config.recheck_interval_seconds
+        content = content or {}
         for seq, rec in enumerate(parsed.records):
-            status, rule = self._record_verdict(db, firm, name, rec, isins)
+            failed = content.get((seq, rec.tx_id))
+            status, rule = self._record_verdict(db, firm, name, rec, isins, failed)
             if status == "ACPT":
                 continue
             db.execute(
@@ -387,8 +422,12 @@ class Gateway:
         name: str,
         rec: SubmittedRecord,
         isins: frozenset[str],
+        failed: Rule | None = None,
     ) -> tuple[str, Rule]:
-        """Decide one record and update the live TxIds; returns (status, rule if not ACPT)."""
+        """Decide one record and update the live TxIds; returns (status, rule if not ACPT).
+
+        `failed` is the catalogue rule the record breaks, if any (`_catalogue_verdicts`).
+        """
         key = (rec.exctg, rec.tx_id)
         live = db.execute("select 1 from live_tx where exctg = ? and tx_id = ?", key).fetchone()
         if rec.kind == "Cxl":
@@ -404,6 +443,8 @@ class Gateway:
             status, rule = outcome.record_status, Rule(outcome.rule_id, outcome.rule_desc)
         elif live is not None:
             return "RJCT", RULE_DUPLICATE
+        elif failed is not None:
+            return "RJCT", failed
         elif rec.isin is not None and rec.isin not in isins:
             status, rule = "PDNG", RULE_PENDING
         else:

@@ -156,6 +156,9 @@ class GatewayConfig:
         root: Gateway root: `firms/<firm>/{inbox,outbox}`, `keys/`, `state/`, `run/`.
         users: SFTP logins.
         schemas_dir: ESMA XSD folder (default: `Settings.from_env().schemas_dir`).
+        refdata_dir: Reference data folder (ISO 10383 MICs, ISO 4217 currencies) for the
+            content rules (default: `Settings.from_env().refdata_dir`, i.e.
+            `REGREPORT_REFDATA_DIR`, as the platform).
         schema_version: auth.016 usage-guideline version files are validated against.
         nca_country: Country code the gateway answers as (`AppHdr/Fr` of the feedback).
         instruments_file: Text file of known ISINs, one a line (`#` comments); re-read at every
@@ -176,6 +179,7 @@ class GatewayConfig:
     root: Path
     users: tuple[FirmUser, ...] = ()
     schemas_dir: Path | None = None
+    refdata_dir: Path | None = None
     schema_version: str = "1.1.0"
     nca_country: str = "FR"
     instruments_file: Path | None = None
@@ -212,6 +216,14 @@ class GatewayConfig:
         from regreport.config import Settings
 
         return Settings.from_env().schemas_dir
+
+    def resolved_refdata_dir(self) -> Path:
+        """`refdata_dir`, or the platform's configured reference data folder."""
+        if self.refdata_dir is not None:
+            return self.refdata_dir
+        from regreport.config import Settings
+
+        return Settings.from_env().refdata_dir
 
     def user(self, name: str) -> FirmUser | None:
         """The login called `name`, if configured."""
@@ -280,7 +292,7 @@ class GatewayConfig:
             )
         except TypeError as exc:
             raise GatewayConfigError(f"bad user or outcome entry: {exc}") from None
-        for key in ("schemas_dir", "instruments_file"):
+        for key in ("schemas_dir", "refdata_dir", "instruments_file"):
             if data.get(key) is not None:
                 data[key] = (base / Path(data[key]).expanduser()).resolve()
         if "temp_patterns" in data:

@@ -21,6 +21,8 @@ three-digit sequence within the family, never reused once published:
 - ``CAP``  `capacity.py`   trading capacity (field 29)
 - ``DEC``  `decision.py`   decision makers and executors (fields 12-15, 21-24, 57-60)
 - ``INS``  `instrument.py` mandatory/forbidden fields per instrument type (30-56, 62)
+- ``REF``  `refdata.py`    reference data: instruments against FIRDS on the trade date, CFI
+  against type and attributes, LEIs against GLEIF (fields 4, 6, 7, 12, 16, 21, 26, 27, 41-56)
 
 Usage::
 
@@ -40,6 +42,7 @@ from regreport.rules import (  # noqa: F401 - imported to register their rules.
     mic,
     parties,
     persons,
+    refdata,
     timestamps,
     values,
 )

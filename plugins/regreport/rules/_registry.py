@@ -21,7 +21,10 @@ from datetime import UTC, date, datetime, time
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from regreport.refdata import FirdsEntry, LeiEntry
 
 Severity = Literal["error", "warning"]
 RuleFunc = Callable[[Mapping[str, Any], "RuleContext"], Iterable["Finding"]]
@@ -43,13 +46,31 @@ class RefDataMissingError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class CatalogueEntry:
-    """One rule as the catalogue describes it."""
+    """One rule as the catalogue describes it.
+
+    Optional catalogue keys: `esma_rule`, the error code of ESMA's own validation rule that
+    this rule implements (e.g. "CON-070"), and `esma_rule_by_field` where ESMA has one code per
+    field (column -> code; then only those fields have one). Only codes read in an ESMA, NCA
+    or ARM source are entered (docs/reporting/mifir/validation-rules.md lists the sources).
+    `from_file` is false for a rule that needs a column an auth.016 file does not carry (e.g.
+    `instrument_type` for an instrument identified by ISIN only), so that `validate` and the
+    regulator simulator skip it (`RuleContext.from_file`).
+    """
 
     code: str
     message: str
     severity: Severity
     legal_ref: str
     applies_to: tuple[str, ...]
+    esma_rule: str | None = None
+    esma_rule_by_field: Mapping[str, str] = field(default_factory=dict, hash=False)
+    from_file: bool = True
+
+    def esma_rule_for(self, field_name: str) -> str | None:
+        """ESMA's error code for a finding on `field_name`, if one is known."""
+        if self.esma_rule_by_field:
+            return self.esma_rule_by_field.get(field_name)
+        return self.esma_rule
 
 
 @dataclass(frozen=True)
@@ -143,9 +164,16 @@ def load_currencies(path: Path) -> Mapping[str, tuple[date | None, ...]]:
 
 @dataclass(frozen=True)
 class RefData:
-    """Reference tables read lazily from `refdata_dir`, cached per file for the process."""
+    """Reference tables read lazily from `refdata_dir`, cached per file for the process.
+
+    `firds` and `gleif` are the run's FIRDS instruments and GLEIF LEIs (ISIN / LEI -> entry,
+    `regreport.refdata`), filled by the rule gate from the warehouse; None means the table is
+    not loaded, so the reference-data rules (RR-REF) cannot tell and do not fire.
+    """
 
     refdata_dir: Path
+    firds: Mapping[str, FirdsEntry] | None = field(default=None, compare=False, repr=False)
+    gleif: Mapping[str, LeiEntry] | None = field(default=None, compare=False, repr=False)
 
     # cached_property (not property): a rule gate calls these millions of times, and building
     # the path and hashing it for the file cache each time was a measurable share of the cost.
@@ -172,11 +200,14 @@ class RuleContext:
         period_start: first UTC day of the reporting period (inclusive).
         period_end: first UTC day after the period (exclusive), as in `[start, end)`.
         refdata: the ISO 10383 / ISO 4217 tables.
+        from_file: the record was read from an auth.016 file (`regreport.xml.read`), not from
+            the warehouse: `check_record` skips the rules the catalogue marks `from_file: false`.
     """
 
     period_start: date
     period_end: date
     refdata: RefData = field(repr=False)
+    from_file: bool = False
 
     @classmethod
     def for_period(cls, period_start: date, period_end: date, refdata_dir: Path) -> RuleContext:
@@ -204,6 +235,9 @@ def _load_catalogue() -> dict[str, CatalogueEntry]:
             severity=item["severity"],
             legal_ref=item["legal_ref"],
             applies_to=tuple(item["applies_to"]),
+            esma_rule=item.get("esma_rule"),
+            esma_rule_by_field=dict(item.get("esma_rule_by_field", {})),
+            from_file=bool(item.get("from_file", True)),
         )
         if entry.code in catalogue:
             raise RuleCatalogueError(f"{entry.code} appears twice in {CATALOGUE_RESOURCE}")
@@ -217,6 +251,8 @@ def _load_catalogue() -> dict[str, CatalogueEntry]:
 
 #: Rule code -> catalogue entry, in catalogue order.
 CATALOGUE: Mapping[str, CatalogueEntry] = _load_catalogue()
+#: The codes `check_record` runs on a record read from a file (catalogue order).
+FILE_CODES: tuple[str, ...] = tuple(code for code, entry in CATALOGUE.items() if entry.from_file)
 _IMPLEMENTATIONS: dict[str, RuleFunc] = {}
 
 
@@ -271,6 +307,8 @@ def catalogue_mismatches() -> tuple[list[str], list[str]]:
 def check_record(record: Mapping[str, Any], ctx: RuleContext) -> list[Finding]:
     """Run every catalogue rule on one record, in catalogue order.
 
+    With `ctx.from_file`, the rules marked `from_file: false` in the catalogue are skipped.
+
     Raises:
         RuleCatalogueError: if a catalogue rule has no implementation, so that an unimplemented
             rule can never pass silently.
@@ -278,7 +316,8 @@ def check_record(record: Mapping[str, Any], ctx: RuleContext) -> list[Finding]:
     missing, _ = catalogue_mismatches()
     if missing:
         raise RuleCatalogueError(f"rules without implementation: {', '.join(missing)}")
-    return [item for code in CATALOGUE for item in _IMPLEMENTATIONS[code](record, ctx)]
+    codes = FILE_CODES if ctx.from_file else CATALOGUE
+    return [item for code in codes for item in _IMPLEMENTATIONS[code](record, ctx)]
 
 
 # Helpers shared by the rule modules ------------------------------------------------------------

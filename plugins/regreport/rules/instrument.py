@@ -3,7 +3,7 @@
 Codes: RR-INS-001 (instrument type in scope), RR-INS-002 (mandatory fields per type),
 RR-INS-003 (forbidden fields per type), RR-INS-004 (quantity and price notation per type),
 RR-INS-005 (short selling indicator), RR-INS-006 (coded instrument attributes), RR-INS-007
-(only derivatives outside FIRDS).
+(only derivatives outside FIRDS), RR-INS-008 (CFI valid under ISO 10962).
 
 The record contract (docs/reporting/mifir/report-columns.md) drives the tables below:
 
@@ -25,6 +25,11 @@ client, of a share or of sovereign debt (Regulation (EU) No 236/2012). The recor
 sovereign flag, so every bond is accepted; ETFs are not shares under that regulation and are
 refused. The selling side is read with `parties.our_side`; when the record does not show it,
 the side is not judged.
+
+RR-INS-008 (field 43): a CFI of the right shape (RR-INS-006) must also be a code ISO 10962
+defines: its category, group and each attribute letter must exist for that group (``X`` where
+the attribute does not apply). Checked with python-stdnum's `stdnum.cfi`, which carries the
+2021 edition's tables.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from regreport.identifiers import cfi_defined
 from regreport.rules._registry import finding, present, rule_impl
 from regreport.rules.parties import our_side
 
@@ -213,3 +219,15 @@ def othr_only_for_derivatives(record: Mapping[str, Any], ctx: RuleContext) -> It
         INSTRUMENT_TYPES - DERIVATIVE_TYPES
     ):
         yield finding("RR-INS-007", "instrument_in_firds")
+
+
+@rule_impl("RR-INS-008")
+def cfi_in_iso_10962(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-INS-008: "Instrument classification" (field 43) is a CFI code that ISO 10962 defines.
+
+    Category, group and attribute letters must exist (python-stdnum, module docstring). Only
+    run on six capital letters; other shapes are RR-INS-006's finding.
+    """
+    cfi = record.get("instrument_cfi")
+    if present(cfi) and CFI_PATTERN.fullmatch(str(cfi)) and not cfi_defined(str(cfi)):
+        yield finding("RR-INS-008", "instrument_cfi")

@@ -7,7 +7,9 @@ Both rules check `executing_entity_lei` and `submitting_entity_lei` (mandatory),
 `<side>_decision_maker_id` where `<side>_decision_maker_type` is ``LEI`` (fields 12, 21), and
 `transmitting_firm_buyer_lei` / `transmitting_firm_seller_lei` when populated (fields 26, 27).
 A value that fails the format is not also checked for its check digits, so each bad LEI yields
-one finding.
+one finding. The check digits are verified by python-stdnum (`stdnum.lei`, through
+`regreport.identifiers.is_valid_lei`); the strict format stays a regular expression, as stdnum
+accepts lowercase and separators that the auth.016 pattern does not.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def lei_format(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]
 def lei_check_digits(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
     """RR-LEI-002: "Legal entity identifier code as defined in ISO 17442", check digits.
 
-    The whole LEI, letters expanded to A=10 ... Z=35, must be 1 modulo 97.
+    The whole LEI, letters expanded to A=10 ... Z=35, must be 1 modulo 97 (python-stdnum).
     """
     for name, value in _leis(record):
         if LEI_PATTERN.fullmatch(value) and not _lei_ok(value):

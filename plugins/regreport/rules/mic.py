@@ -2,7 +2,8 @@
 
 Codes: RR-MIC-001 (known MIC or XOFF/XXXX), RR-MIC-002 (MIC active on the trade date),
 RR-MIC-003 (XXXX only for instruments not in FIRDS), RR-MIC-004 (venue transaction id and
-country of branch membership only on a venue).
+country of branch membership only on a venue), RR-MIC-005 (venue transaction id and complex
+trade component id in their schema patterns).
 
 "Active on the trade date" uses the CREATION DATE and EXPIRY DATE columns, not STATUS: a MIC
 that is EXPIRED today was valid for trades before its expiry, which matters for back-reporting
@@ -22,6 +23,7 @@ exists).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from regreport.rules._registry import SPECIAL_MICS, finding, present, rule_impl, trade_date
@@ -84,3 +86,23 @@ def venue_fields_only_on_venue(record: Mapping[str, Any], ctx: RuleContext) -> I
     for name in ("venue_transaction_id", "country_of_branch"):
         if present(record.get(name)):
             yield finding("RR-MIC-004", name)
+
+
+#: The XSD patterns of fields 3 and 40: a value outside them fails the whole file at render.
+_TEXT_IDS = {
+    "venue_transaction_id": re.compile(r"[A-Z0-9]{1,52}"),
+    "complex_trade_id": re.compile(r"[A-Z0-9]{1,35}"),
+}
+
+
+@rule_impl("RR-MIC-005")
+def venue_ids_fit_the_schema(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-MIC-005: fields 3 and 40 hold capital letters and digits only (52 and 35 at most).
+
+    Checked per record so that one malformed id from a venue quarantines its own record
+    instead of failing the schema validation of the day's file.
+    """
+    for name, pattern in _TEXT_IDS.items():
+        value = record.get(name)
+        if value is not None and not pattern.fullmatch(str(value)):
+            yield finding("RR-MIC-005", name)

@@ -2,19 +2,23 @@
 
 Codes: RR-PTY-001 (buyer and seller ids differ, joint holders included), RR-PTY-002 (a
 MIC-typed party is the venue, on venue), RR-PTY-003 (party fields fit the id type),
-RR-PTY-004 (country codes are ISO 3166-1 alpha-2 in form).
+RR-PTY-004 (country codes are ISO 3166-1 alpha-2 in form), RR-PTY-005 (country codes are
+assigned ISO 3166-1 alpha-2 codes).
 
 Ids are compared case-insensitively with surrounding spaces removed; an INTC party (the
 aggregate client account, whose id is NULL in the record) compares as ``INTC``. A MIC-typed
 counterparty is the venue itself (no CCP): it must be the record's venue, and it cannot occur
-off venue (XOFF, XXXX), where there is no venue to face. Country codes are checked for form only
-(the shared reference data holds no ISO 3166 list).
+off venue (XOFF, XXXX), where there is no venue to face. Country codes are checked for form
+(RR-PTY-004) and then against the ISO 3166-1 list that pycountry maintains (RR-PTY-005), plus
+``XK``: a user-assigned code, not in ISO 3166-1, that the EU uses for Kosovo.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+
+import pycountry
 
 from regreport.rules._registry import SPECIAL_MICS, finding, present, rule_impl
 
@@ -34,6 +38,8 @@ COUNTRY_FIELDS = (
     "executing_person_branch_country",
 )
 COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
+#: ISO 3166-1 alpha-2 codes (pycountry's copy of the ISO list) and Kosovo's EU code.
+COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries) | {"XK"}
 
 
 def normalised_id(record: Mapping[str, Any], side: str) -> str:
@@ -133,3 +139,16 @@ def country_code_form(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[F
         value = record.get(name)
         if present(value) and not COUNTRY_PATTERN.fullmatch(str(value)):
             yield finding("RR-PTY-004", name)
+
+
+@rule_impl("RR-PTY-005")
+def country_code_assigned(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-PTY-005: "{COUNTRYCODE_2}: ... country code as defined in ISO 3166-1 alpha-2".
+
+    A two-letter code (RR-PTY-004) must also be assigned: ``UK`` or ``EL`` look right but are
+    not ISO 3166-1 codes. Fields 8, 17, 37, 58 and 60 when populated.
+    """
+    for name in COUNTRY_FIELDS:
+        value = record.get(name)
+        if present(value) and COUNTRY_PATTERN.fullmatch(str(value)) and value not in COUNTRY_CODES:
+            yield finding("RR-PTY-005", name)

@@ -3,7 +3,7 @@
 Codes: RR-PRS-001 (names and birth date present), RR-PRS-002 (CONCAT built correctly),
 RR-PRS-003 (birth date plausible), RR-PRS-004 (identifier scheme and form), RR-PRS-005 (second
 joint holder has an identifier), RR-PRS-006 (second joint holder only beside a natural person,
-and a different one).
+and a different one), RR-PRS-007 (identifier starts with an ISO 3166-1 country code).
 
 Person slots: the buyer and seller when `<side>_id_type` is ``PERSON``; the second holder of a
 joint account (`<side>2_*`) when `<side>2_id` is populated; the client's decision maker when
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from regreport.identifiers import NATIONAL_ID_PATTERN, concat_national_id
 from regreport.rules._registry import as_date, finding, present, rule_impl, trade_date
+from regreport.rules.parties import COUNTRY_CODES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -202,3 +203,19 @@ def second_holder_beside_person(record: Mapping[str, Any], ctx: RuleContext) -> 
         first = str(record.get(f"{side}_id") or "").strip().upper()
         if record.get(f"{side}_id_type") != PERSON or second == first:
             yield finding("RR-PRS-006", f"{side}2_id")
+
+
+@rule_impl("RR-PRS-007")
+def national_id_country(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-PRS-007: "national_id": the first two characters are an ISO 3166-1 alpha-2 code.
+
+    RTS 22 Art. 6: the identifier is prefixed with the country of the person's nationality
+    (for CONCAT, Art. 6(1)(b) begins with it). Checked where RR-PRS-004 found the form right,
+    against the same country list as RR-PTY-005.
+    """
+    for slot in (*NAMED_SLOTS, *FIRM_SLOTS):
+        if not slot.active(record):
+            continue
+        value = str(record.get(slot.id_field) or "")
+        if NATIONAL_ID_PATTERN.fullmatch(value) and value[:2] not in COUNTRY_CODES:
+            yield finding("RR-PRS-007", slot.id_field)

@@ -1,13 +1,40 @@
 """Quantity, price and amount rules (RTS 22 fields 30-35, 46, 51-52).
 
 Codes: RR-VAL-001 (quantity > 0), RR-VAL-002 (quantity {DECIMAL-18/17}), RR-VAL-003 (monetary
-price {DECIMAL-18/13}), RR-VAL-004 (warning: price zero or negative), RR-VAL-005 (nominal or
-monetary quantity 18/5), RR-VAL-006 (percentage/yield price 11/10, basis points 18/17),
-RR-VAL-007 (price type code), RR-VAL-008 (quantity type code), RR-VAL-009 (price present iff
-priced), RR-VAL-010 (price currency iff monetary price), RR-VAL-011 (quantity currency iff
-nominal or monetary quantity), RR-VAL-012 (net amount >= 0, 2 decimals), RR-VAL-013 (strike
-price >= 0, 18/13), RR-VAL-014 (price multiplier > 0, 18/17), RR-VAL-015 (strike currency iff
-strike price).
+price {DECIMAL-18/13}), RR-VAL-004 (warning: price zero or negative where the instrument may
+trade so), RR-VAL-005 (nominal or monetary quantity 18/5), RR-VAL-006 (percentage/yield price
+11/10, basis points 18/17), RR-VAL-007 (price type code), RR-VAL-008 (quantity type code),
+RR-VAL-009 (price present iff priced), RR-VAL-010 (price currency iff monetary price),
+RR-VAL-011 (quantity currency iff nominal or monetary quantity), RR-VAL-012 (net amount >= 0,
+2 decimals), RR-VAL-013 (strike price >= 0, 18/13), RR-VAL-014 (price multiplier > 0, 18/17),
+RR-VAL-015 (strike currency iff strike price), RR-VAL-016 (price > 0 where the instrument
+cannot trade at zero or below), RR-VAL-017 (net amount = quantity x price x multiplier +
+accrued interest), RR-VAL-018 (whole units for shares, ETFs and listed derivatives).
+
+Price sign (RR-VAL-016, RR-VAL-004), by instrument type and price notation:
+
+- A monetary or percentage price of a share, an ETF, a bond or an option (the premium) must
+  be > 0: none of them can change hands at zero or below, so such a price is a booking defect
+  (RR-VAL-016, blocking). A strategy's legs are each reported at their own premium.
+- A monetary or percentage price <= 0 of a future (or of a type the catalogue does not know)
+  is possible: futures on commodities or spreads have traded below zero. It is reported with
+  a warning (RR-VAL-004).
+- Yield and basis-point prices may be zero or negative (negative yields, spreads); no rule.
+
+Quantity notation (RR-VAL-018): shares, ETFs, options and futures quantified in units (field
+30 ``Unit``) trade in whole shares or contracts. Fractional shares exist in some retail
+offerings, but QSuite does not offer them: a fraction is a booking defect here (a firm that
+offers them would narrow WHOLE_UNIT_INSTRUMENTS). Nominal and monetary quantities are held to
+> 0 (RR-VAL-001) and 18/5 digits (RR-VAL-005).
+
+Net amount (RR-VAL-017, field 35, bonds): "the cash amount which is paid by the buyer of the
+debt instrument upon the settlement of the transaction", i.e. quantity x price (a percentage
+price over 100) x price multiplier (1 when not reported) + accrued interest. The accrued
+interest is not a report field: the gate's source `int_mifir__transactions` carries it as
+`accrued_interest`; a record without that column (a file validated on its own) cannot be
+checked, and passes. Tolerance: one cent, plus what rounding the price to 6 decimals and the
+quantity to 4 (the report contract's ``numeric(18,6)`` and ``numeric(18,4)``) can move the
+product.
 
 Digits are counted as XSD ``totalDigits``/``fractionDigits`` do: trailing zeros of the fraction
 do not count (``100.0000`` has 3 digits, 0 decimals). Values that are not finite decimals fail
@@ -46,6 +73,17 @@ NO_PRICE_TYPES = frozenset({"PNDG", "NOAP"})
 RATE_PRICE_TYPES = frozenset({"PCTG", "YLD", "BSISPTS"})
 QUANTITY_TYPES = frozenset({"UNIT", "NMNL", "MNTRY"})
 CURRENCY_QUANTITY_TYPES = frozenset({"NMNL", "MNTRY"})
+#: Price notations whose sign RR-VAL-004/016 judge: an amount of money or a percentage of par.
+SIGNED_PRICE_TYPES = frozenset({"MNTRY", "PCTG"})
+#: Instruments that cannot trade at a zero or negative monetary or percentage price.
+POSITIVE_PRICE_INSTRUMENTS = frozenset({"SHARE", "ETF", "BOND", "OPTION"})
+#: Instruments whose unit quantity is a whole number of shares or contracts.
+WHOLE_UNIT_INSTRUMENTS = frozenset({"SHARE", "ETF", "OPTION", "FUTURE"})
+CENT = Decimal("0.01")
+#: One unit in the last decimal the report contract keeps of the price (6) and of the
+#: quantity (4): twice the largest rounding error, to stay clear of the boundary.
+PRICE_ROUNDING, QUANTITY_ROUNDING = Decimal("1E-6"), Decimal("1E-4")
+HUNDRED = Decimal(100)
 
 
 def as_decimal(value: Any) -> Decimal | None:
@@ -116,15 +154,25 @@ def price_precision(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Fin
         yield finding("RR-VAL-003", "price")
 
 
+def _non_positive_price(record: Mapping[str, Any]) -> bool:
+    """Whether the record has a monetary or percentage price that is zero or negative."""
+    if _price_type(record) not in SIGNED_PRICE_TYPES:
+        return False
+    number = as_decimal(record.get("price"))
+    return number is not None and number <= 0
+
+
 @rule_impl("RR-VAL-004")
 def price_positive(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
-    """RR-VAL-004: "Price" (field 33): warn when zero or negative.
+    """RR-VAL-004: "Price" (field 33): warn when zero or negative where that can happen.
 
-    A warning, not an error: the schema carries the sign (``Sgn``), and some instruments trade
-    at zero or negative prices; for cash equities and bonds it is almost always a defect.
+    A warning, not an error: the schema carries the sign (``Sgn``), and futures (or types
+    outside the catalogue) can trade at zero or negative prices. Where the instrument cannot,
+    RR-VAL-016 blocks instead; yield and basis-point prices are not judged (module docstring).
     """
-    number = as_decimal(record.get("price"))
-    if number is not None and number <= 0:
+    if record.get("instrument_type") not in POSITIVE_PRICE_INSTRUMENTS and _non_positive_price(
+        record
+    ):
         yield finding("RR-VAL-004", "price")
 
 
@@ -258,3 +306,60 @@ def strike_currency_matches(record: Mapping[str, Any], ctx: RuleContext) -> Iter
     """RR-VAL-015: "Strike price currency" (field 52) goes with a monetary strike price (51)."""
     if present(record.get("strike_price")) != present(record.get("strike_currency")):
         yield finding("RR-VAL-015", "strike_currency")
+
+
+@rule_impl("RR-VAL-016")
+def price_positive_for_type(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-016: "Price" (field 33) of a share, ETF, bond or option premium is > 0.
+
+    Monetary and percentage prices only; these instruments cannot change hands at zero or a
+    negative price, so it is a booking defect (module docstring).
+    """
+    if record.get("instrument_type") in POSITIVE_PRICE_INSTRUMENTS and _non_positive_price(record):
+        yield finding("RR-VAL-016", "price")
+
+
+@rule_impl("RR-VAL-017")
+def net_amount_consistent(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-017: "Net amount" (field 35) is quantity x price x multiplier + accrued interest.
+
+    Only where the net amount is reported with a numeric quantity and a monetary or percentage
+    price, and the record carries `accrued_interest` (NULL counts as none); otherwise the rule
+    cannot be evaluated and passes. Tolerance in the module docstring.
+    """
+    kind = _price_type(record)
+    if kind not in SIGNED_PRICE_TYPES or "accrued_interest" not in record:
+        return
+    amount = as_decimal(record.get("net_amount"))
+    quantity = as_decimal(record.get("quantity"))
+    price = as_decimal(record.get("price"))
+    if amount is None or quantity is None or price is None:
+        return
+    multiplier = as_decimal(record.get("price_multiplier"))
+    if multiplier is None or multiplier <= 0:
+        multiplier = Decimal(1)
+    scale = multiplier / HUNDRED if kind == "PCTG" else multiplier
+    accrued = as_decimal(record.get("accrued_interest")) or Decimal(0)
+    expected = quantity * price * scale + accrued
+    tolerance = (
+        CENT + abs(quantity * scale) * PRICE_ROUNDING + abs(price * scale) * QUANTITY_ROUNDING
+    )
+    if abs(amount - expected) > tolerance:
+        yield finding("RR-VAL-017", "net_amount")
+
+
+@rule_impl("RR-VAL-018")
+def whole_units(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Finding]:
+    """RR-VAL-018: "Quantity" (field 30) in units of a share, ETF or derivative is whole.
+
+    Shares and contracts trade in whole units; QSuite offers no fractional shares (module
+    docstring). A non-numeric quantity is RR-VAL-001's concern.
+    """
+    if (
+        record.get("quantity_type") != "UNIT"
+        or record.get("instrument_type") not in WHOLE_UNIT_INSTRUMENTS
+    ):
+        return
+    number = as_decimal(record.get("quantity"))
+    if number is not None and number != number.to_integral_value():
+        yield finding("RR-VAL-018", "quantity")

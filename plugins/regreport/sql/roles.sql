@@ -141,6 +141,15 @@ begin
 end
 $$;
 
+-- Reference data (FIRDS, GLEIF; `regreport.refdata`): loaded by the admin, read by the rule
+-- gate (transform) and the reporting role. A reload truncates, so the grants stay.
+create schema if not exists refdata;
+revoke all on schema refdata from public;
+grant usage on schema refdata to regreport_transform, regreport_report;
+grant select on all tables in schema refdata to regreport_transform, regreport_report;
+alter default privileges in schema refdata
+    grant select on tables to regreport_transform, regreport_report;
+
 alter default privileges for role regreport_extract in schema raw
     grant select on tables to regreport_auditor;
 alter default privileges for role regreport_transform

@@ -27,6 +27,8 @@ from regreport.cli import main
 from regreport.config import Settings
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "mifir" / "auth016_two_records.xml"
+OTHER_TOOL = GOLDEN.with_name("auth016_other_tool_bad_lei.xml")
+BAD_CHECK_DIGITS_LEI = "969500QSCLIENT000178"
 FIRM_LEI = "529900T8BM49AURSDO55"
 CLI_DB = "regreport_cli_test"
 
@@ -67,17 +69,102 @@ def _derived(tmp_path: Path, name: str, old: str, new: str) -> tuple[Path, str]:
 
 
 @pytest.mark.unit
-def test_validate_golden_file_is_valid() -> None:
+def test_validate_golden_file_is_valid(tmp_path: Path) -> None:
     expected = _record_count(GOLDEN)
     assert expected == 2  # the fixture by hand: two FinInstrmRptgTxRpt/Tx records
+    # The fixture reports a country of branch membership off venue (RR-MIC-004, see
+    # test_validate_content_error_in_golden_file); without it, only a warning remains.
+    path, _ = _derived(
+        tmp_path,
+        "clean.xml",
+        "<TradVn>XOFF</TradVn><CtryOfBrnch>FR</CtryOfBrnch>",
+        "<TradVn>XOFF</TradVn>",
+    )
 
-    result = _invoke("validate", str(GOLDEN))
+    result = _invoke("validate", str(path))
 
     _no_traceback(result)
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
     assert "INVALID" not in result.output
     assert f"({expected} transactions)" in result.output
+    # Warnings are listed, and do not fail the file.
+    assert "warning RR-VAL-004 price:" in result.output
+    assert "2 records checked: 0 error(s), 1 warning(s)" in result.output
+
+
+@pytest.mark.unit
+def test_validate_content_error_in_golden_file() -> None:
+    result = _invoke("validate", str(GOLDEN))
+
+    _no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert "record 2 TxId QS20261126000002: error RR-MIC-004 country_of_branch:" in result.output
+    assert "INVALID: 1 rule error(s)" in result.output
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("wrap", [False, True], ids=["bare-document", "bizdata-envelope"])
+def test_validate_other_tools_file_with_bad_lei_check_digits(tmp_path: Path, wrap: bool) -> None:
+    """Schema-valid, but the buyer's LEI has wrong check digits: exit 1, RR-LEI-002 / CON-070."""
+    path = OTHER_TOOL
+    if wrap:
+        envelope = GOLDEN.read_text(encoding="utf-8")
+        start = envelope.index("<Document")
+        end = envelope.index("</Document>") + len("</Document>")
+        text = OTHER_TOOL.read_text(encoding="utf-8")
+        path = tmp_path / "enveloped.xml"
+        path.write_text(
+            envelope[:start] + text[text.index("<auth:Document") :].strip() + envelope[end:],
+            encoding="utf-8",
+        )
+
+    result = _invoke("validate", str(path))
+
+    _no_traceback(result)
+    assert result.exit_code == 1, result.output
+    (line,) = [o for o in result.output.splitlines() if "error RR-LEI-002" in o]
+    assert "record 1 TxId OTHERTOOL0001: error RR-LEI-002 (CON-070) buyer_id:" in line
+    assert "check digits" in line
+    assert "2 records checked: 1 error(s), 0 warning(s), 1 record(s) rejected" in result.output
+    assert "(RR-LEI-002 1)" in result.output
+    assert "INVALID" in result.output
+    assert BAD_CHECK_DIGITS_LEI not in result.output  # masked without --show-values
+
+
+@pytest.mark.unit
+def test_validate_json_format() -> None:
+    result = CliRunner().invoke(main, ["validate", str(OTHER_TOOL), "--format", "json"])
+
+    _no_traceback(result)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert report["schema"]["valid"] is True
+    assert (report["records"], report["errors"], report["warnings"]) == (2, 1, 0)
+    assert report["by_code"] == {"RR-LEI-002": 1}
+    (finding,) = report["findings"]
+    assert finding["code"] == "RR-LEI-002"
+    assert finding["esma_rule"] == "CON-070"
+    assert [finding[k] for k in ("index", "tx_id", "field")] == [1, "OTHERTOOL0001", "buyer_id"]
+    assert finding["severity"] == "error"
+    assert "value" not in finding
+    assert BAD_CHECK_DIGITS_LEI not in result.stdout
+
+
+@pytest.mark.unit
+def test_validate_json_format_on_a_schema_error(tmp_path: Path) -> None:
+    path, _ = _derived(
+        tmp_path, "bad_lei.xml", f"<ExctgPty>{FIRM_LEI}</ExctgPty>", "<ExctgPty>BAD</ExctgPty>"
+    )
+
+    result = CliRunner().invoke(main, ["validate", str(path), "--format", "json"])
+
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["schema"]["valid"] is False
+    assert report["schema"]["errors"]
+    assert report["content_checked"] is False
 
 
 @pytest.mark.unit
@@ -335,7 +422,7 @@ def test_exceptions_on_a_registry_without_feedback() -> None:
     assert result.output.strip() == "no rejected records awaiting resubmission"
     as_json = _invoke("exceptions", "--json")
     assert as_json.exit_code == 0, as_json.output
-    assert json.loads(as_json.output) == []
+    assert json.loads(as_json.output) == {"rejected": [], "amendments_held": []}
 
 
 @pytest.mark.integration
@@ -435,3 +522,15 @@ def test_runs_and_leases_on_a_quiet_warehouse() -> None:
     result = _invoke("leases", "release")
     assert result.exit_code == 1
     assert "no lease on warehouse_build" in result.output
+
+
+@pytest.mark.unit
+def test_run_refuses_a_day_that_has_not_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reporting today would send a partial day; refused before Airflow is even prepared."""
+    monkeypatch.delenv("REGREPORT_ALLOW_OPEN_PERIOD", raising=False)
+    today = datetime.now(tz=UTC).date().isoformat()
+    result = _invoke("run", "--date", today)
+    _no_traceback(result)
+    assert result.exit_code == 1
+    assert f"run: {today}: the period ending" in result.output
+    assert "has not ended yet" in result.output

@@ -208,3 +208,49 @@ def test_an_extract_waits_for_the_one_in_progress(dsns: tuple[str, str]) -> None
     with psycopg.connect(wh) as conn:
         landed = conn.execute("select distinct _extract_run_id from raw.qsuite_accounts").fetchall()
     assert landed == [("waiting-run",)]
+
+
+@pytest.mark.integration
+def test_a_duplicated_execution_id_lands_once_with_its_copies_counted(scratch_db) -> None:
+    """A source without a key holds one execution id twice: one row lands, counting both.
+
+    The day's other executions land as usual; a rerun lands the same (idempotent).
+    """
+    src, wh = scratch_db("h1_extract_dup_src"), scratch_db("h1_extract_dup_wh")
+    generate(src, DAY_1, orders=30, seed=7)
+    start, end = _bounds(DAY_1)
+    with psycopg.connect(src) as conn:
+        conn.execute("alter table qsuite.executions drop constraint executions_pkey")
+        dup = _one(conn, "select min(execution_id) from qsuite.executions")
+        # The second copy: the same id, another (later) update, e.g. a re-sent fill.
+        conn.execute(
+            "insert into qsuite.executions select * from qsuite.executions where execution_id = %s",
+            (dup,),
+        )
+        conn.execute(
+            "update qsuite.executions set price = price + 1, updated_at = updated_at"
+            " + interval '1 minute' where ctid = (select max(ctid) from qsuite.executions"
+            " where execution_id = %s)",
+            (dup,),
+        )
+        rows = _one(
+            conn,
+            "select count(*) from qsuite.executions where executed_at >= %s and executed_at < %s",
+            (start, end),
+        )
+    for run in ("dup-1", "dup-2"):
+        result = extract_period(src, wh, start, end, run)
+        assert result.rows["executions"] == rows  # every source row was read
+        with psycopg.connect(wh) as conn:
+            landed = conn.execute(
+                "select count(*), count(distinct execution_id), sum(_source_copies)"
+                " from raw.qsuite_executions"
+            ).fetchone()
+            assert landed == (rows - 1, rows - 1, rows)
+            kept = conn.execute(
+                "select _source_copies, updated_at from raw.qsuite_executions"
+                " where execution_id = %s",
+                (dup,),
+            ).fetchall()
+            assert len(kept) == 1
+            assert kept[0][0] == 2  # the later copy is the one kept

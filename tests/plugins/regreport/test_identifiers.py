@@ -15,6 +15,7 @@ from regreport.identifiers import (
     is_valid_concat,
     is_valid_isin,
     is_valid_lei,
+    isin_country_known,
     isin_with_check_digit,
     italian_fiscal_code,
     lei_with_check_digits,
@@ -93,6 +94,39 @@ def test_generated_identifiers_validate() -> None:
         )
         assert is_valid_lei(lei)
         assert is_valid_isin(isin)
+
+
+def test_construction_is_the_textbook_algorithm() -> None:
+    # The generator's identifiers must stay byte-identical now that python-stdnum computes the
+    # digits: recompute them here by hand (ISO 7064 MOD 97-10; Luhn over A=10..Z=35).
+    rng = random.Random("byte-identical")  # noqa: S311 - test data, not secrets
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    for _ in range(2_000):
+        prefix = "".join(rng.choices(alphabet, k=18))
+        expanded = "".join(str(int(ch, 36)) for ch in prefix + "00")
+        assert lei_with_check_digits(prefix) == f"{prefix}{98 - int(expanded) % 97:02d}"
+        prefix = "".join(rng.choices(alphabet[:26], k=2)) + "".join(rng.choices(alphabet, k=9))
+        digits = "".join(str(int(ch, 36)) for ch in prefix)
+        total = sum(
+            (2 * int(d)) - 9 * (2 * int(d) > 9) if i % 2 == 0 else int(d)
+            for i, d in enumerate(reversed(digits))
+        )
+        assert isin_with_check_digit(prefix) == f"{prefix}{(10 - total % 10) % 10}"
+
+
+@pytest.mark.parametrize(
+    ("isin", "known"),
+    [
+        ("US0378331005", True),
+        ("XS0000000009", True),  # international securities
+        ("EU000A1G0BN7", True),
+        ("ZZ0378331005", False),
+        ("UK0378331005", False),  # GB is the ISO 3166-1 code
+        ("ZZ0378331006", False),  # a wrong check digit does not hide the prefix
+    ],
+)
+def test_isin_country_known(isin: str, known: bool) -> None:
+    assert isin_country_known(isin) is known
 
 
 @pytest.mark.parametrize("prefix", ["", "ABC", "529900T8BM49AURSD!", "529900t8bm49aursdo"])
@@ -185,6 +219,8 @@ def test_cfi_fits_its_instrument_type(cfi: str, instrument_type: str) -> None:
         ("ESVUF1", None),
         ("esvufr", None),
         ("ZSVUFR", None),  # no category Z
+        ("ESVUFQ", None),  # no form Q: the ISO 10962 tables (python-stdnum), not just the shape
+        ("OZASPS", "OPTION"),  # options have no group Z
         (None, None),
     ],
 )

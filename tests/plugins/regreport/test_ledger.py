@@ -25,6 +25,8 @@ SCOPE = (
     " or (updated_at >= %(start)s and updated_at < %(end)s)"
 )
 BOUNDS = {"start": START, "end": END}
+#: Executions the source withdrew (busted, or made not reportable): eligibility's verdict.
+WITHDRAWN = "select execution_id from raw.withdrawn"
 
 
 @pytest.fixture
@@ -37,6 +39,7 @@ def conn(scratch_db: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
             create schema raw; create schema reports;
             create table raw.executions (
                 execution_id bigint, executed_at timestamptz, updated_at timestamptz);
+            create table raw.withdrawn (execution_id bigint);
             create table reports.rpt (
                 tx_id text, execution_id bigint, price numeric, extract_run_id text);
             insert into raw.executions values
@@ -84,7 +87,12 @@ def _register(c: psycopg.Connection[Any], plan: ledger.Plan, seq: int) -> int:
 
 def _plan(c: psycopg.Connection[Any], exclude: tuple[int, ...] = ()) -> ledger.Plan:
     return ledger.plan(
-        c, report_table=REPORT, scope_sql=SCOPE, scope_params=BOUNDS, exclude_report_ids=exclude
+        c,
+        report_table=REPORT,
+        scope_sql=SCOPE,
+        scope_params=BOUNDS,
+        withdrawn_sql=WITHDRAWN,
+        exclude_report_ids=exclude,
     )
 
 
@@ -107,9 +115,10 @@ def test_unchanged_amended_cancelled_and_replay(conn: psycopg.Connection[Any]) -
     conn.execute(f"update {REPORT} set extract_run_id = 'run-b'")
     assert _plan(conn).unchanged == 3
 
-    # Amend QS2's price, drop QS3 (e.g. busted): Cxl QS2 + New QS2, Cxl QS3.
+    # Amend QS2's price, drop QS3 (busted: the source withdrew it): Cxl QS2 + New QS2, Cxl QS3.
     conn.execute(f"update {REPORT} set price = 21 where tx_id = 'QS2'")
     conn.execute(f"delete from {REPORT} where tx_id = 'QS3'")
+    conn.execute("insert into raw.withdrawn values (3)")
     plan = _plan(conn)
     assert plan.cancels == [("QS2", 2), ("QS3", 3)]
     assert plan.news == {"QS2"}
@@ -134,6 +143,7 @@ def test_unchanged_amended_cancelled_and_replay(conn: psycopg.Connection[Any]) -
 
     # The cancelled QS3 comes back (source fixed): a New, linked to its first report.
     conn.execute(f"insert into {REPORT} values ('QS3', 3, 30, 'run-c')")
+    conn.execute("delete from raw.withdrawn")
     plan = _plan(conn)
     assert plan.news == {"QS3"}
     assert plan.cancels == []
@@ -186,3 +196,41 @@ def test_identical_file_registers_once_and_writes_no_ledger_twice(
     assert latest is not None
     assert latest.submission_seq == 1
     assert len(latest.report_ids) == 1
+
+
+@pytest.mark.integration
+def test_a_reported_transaction_that_now_fails_a_rule_is_held_not_cancelled(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """A bad source value on a reported execution: its report row is gone (quarantined).
+
+    Eligibility still says reportable, so nothing may be cancelled (the planted client,
+    counterparty and instrument defects run through the whole DAG in tests/e2e).
+    """
+    _register(conn, _plan(conn), 1)
+    conn.execute(f"delete from {REPORT} where tx_id = 'QS2'")  # quarantined, not withdrawn
+    plan = _plan(conn)
+    assert plan.cancels == []
+    assert plan.news == set()
+    assert plan.held == [("QS2", 2)]
+    assert plan.record_count == 0
+    # Fixed in the source with a changed value: the usual amendment, Cxl + New.
+    conn.execute(f"insert into {REPORT} values ('QS2', 2, 20.5, 'run-b')")
+    fixed = _plan(conn)
+    assert fixed.cancels == [("QS2", 2)]
+    assert fixed.news == {"QS2"}
+    assert fixed.amended == {"QS2"}
+    assert fixed.held == []
+    # Fixed back to the very content sent: nothing to send at all.
+    conn.execute(f"update {REPORT} set price = 20 where tx_id = 'QS2'")
+    assert _plan(conn).record_count == 0
+
+
+@pytest.mark.integration
+def test_a_never_reported_quarantined_execution_is_neither_held_nor_cancelled(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute(f"delete from {REPORT} where tx_id = 'QS3'")
+    plan = _plan(conn)
+    assert plan.news == {"QS1", "QS2"}
+    assert (plan.cancels, plan.held) == ([], [])

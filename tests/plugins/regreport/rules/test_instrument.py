@@ -1,4 +1,4 @@
-"""RR-INS-001..007: mandatory, forbidden and coded fields per instrument type."""
+"""RR-INS-001..008: mandatory, forbidden and coded fields per instrument type."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ INS_CODES = (
     "RR-INS-005",
     "RR-INS-006",
     "RR-INS-007",
+    "RR-INS-008",
 )
 OTHER_LEI = "969500HMVSZ0TCV65D58"  # a legal-entity client
 
@@ -221,3 +222,34 @@ def test_only_derivatives_may_lack_firds_data(record, run_rule, kind) -> None:
     # The option fixture (not in FIRDS) passes RR-INS-007 in test_valid_instruments_pass.
     record.update(instrument_type=kind, instrument_in_firds=False)
     assert _codes(run_rule("RR-INS-007", record)) == [("RR-INS-007", "instrument_in_firds")]
+
+
+@pytest.mark.parametrize(
+    "cfi",
+    # Call, American, stock, physical, standardised (the fixture's); a put; a future; a share;
+    # an ETF; a government bond (as in test_identifiers).
+    ["OCASPS", "OPESCS", "FFSCSX", "ESVUFR", "CEOGEU", "DBFTFB"],
+)
+def test_defined_cfi_passes(option, run_rule, cfi) -> None:
+    option["instrument_cfi"] = cfi
+    assert run_rule("RR-INS-008", option) == []
+
+
+@pytest.mark.parametrize(
+    "cfi",
+    [
+        "ZZZZZZ",  # no category Z
+        "OZASPS",  # options have no group Z
+        "OCQSPS",  # no exercise style Q
+        "ESVUFQ",  # no form Q for a share
+    ],
+)
+def test_undefined_cfi_fails(option, run_rule, cfi) -> None:
+    option["instrument_cfi"] = cfi
+    assert run_rule("RR-INS-006", option) == []  # the shape is right
+    assert _codes(run_rule("RR-INS-008", option)) == [("RR-INS-008", "instrument_cfi")]
+
+
+def test_cfi_definition_skips_malformed_codes(option, run_rule) -> None:
+    option["instrument_cfi"] = "ocaspS"  # RR-INS-006's finding: one finding per bad CFI
+    assert run_rule("RR-INS-008", option) == []

@@ -1,4 +1,4 @@
-"""RR-ISIN-001/002 on the instrument identification code."""
+"""RR-ISIN-001/002/003 on the instrument and underlying identification codes."""
 
 from __future__ import annotations
 
@@ -47,3 +47,36 @@ def test_underlying_isin_checked_when_present(option, run_rule) -> None:
 def test_missing_underlying_is_not_an_isin_finding(record, run_rule) -> None:
     assert record["underlying_isin"] is None
     assert run_rule("RR-ISIN-001", record) == []
+
+
+@pytest.mark.parametrize(
+    # Countries, and the ISIN-specific prefixes: international (XS), EU, a substitute agency.
+    "isin",
+    ["US0378331005", "XS0000000009", "EU000A1G0BN7", "XA0000000000"],
+)
+def test_known_isin_prefix_passes(record, run_rule, isin) -> None:
+    record["instrument_isin"] = isin
+    assert run_rule("RR-ISIN-003", record) == []
+
+
+def test_unknown_isin_prefix_fails(record, run_rule) -> None:
+    from regreport.identifiers import isin_with_check_digit
+
+    record["instrument_isin"] = isin_with_check_digit("ZZ037833100")  # right check digit
+    assert [(f.code, f.field) for f in run_rule("RR-ISIN-003", record)] == [
+        ("RR-ISIN-003", "instrument_isin")
+    ]
+    assert run_rule("RR-ISIN-002", record) == []
+
+
+def test_unknown_underlying_isin_prefix_fails(option, run_rule) -> None:
+    assert run_rule("RR-ISIN-003", option) == []
+    option["underlying_isin"] = "UK0378331005"  # UK is not ISO 3166-1 (GB); wrong digit too
+    assert [(f.code, f.field) for f in run_rule("RR-ISIN-003", option)] == [
+        ("RR-ISIN-003", "underlying_isin")
+    ]
+
+
+def test_isin_prefix_rule_skips_malformed_isins(record, run_rule) -> None:
+    record["instrument_isin"] = "zz0378331005"  # RR-ISIN-001's finding
+    assert run_rule("RR-ISIN-003", record) == []

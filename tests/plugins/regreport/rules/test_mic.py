@@ -63,3 +63,22 @@ def test_venue_fields_only_on_venue(record, run_rule, field) -> None:
     _off_venue(record, "XOFF")
     record[field] = "X1" if field == "venue_transaction_id" else "DE"
     assert [(f.code, f.field) for f in run_rule("RR-MIC-004", record)] == [("RR-MIC-004", field)]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("field", "good", "bad"),
+    [
+        ("venue_transaction_id", "XPAR26120400001", "xpar-2612-0001"),
+        ("venue_transaction_id", "A" * 52, "A" * 53),
+        ("complex_trade_id", "CMPLX123", "cmplx 123"),
+        ("complex_trade_id", "B" * 35, "B" * 36),
+    ],
+)
+def test_venue_ids_fit_the_schema(record, run_rule, field, good, bad) -> None:
+    record[field] = good
+    assert run_rule("RR-MIC-005", record) == []
+    record[field] = bad
+    assert [(f.code, f.field) for f in run_rule("RR-MIC-005", record)] == [("RR-MIC-005", field)]
+    record[field] = None  # optional fields: absent is not this rule's business
+    assert run_rule("RR-MIC-005", record) == []

@@ -1,4 +1,4 @@
-"""RR-PTY-001: buyer and seller differ."""
+"""RR-PTY-001..005: buyer and seller differ, party fields fit their type, country codes."""
 
 from __future__ import annotations
 
@@ -83,3 +83,32 @@ def test_country_code_form(record, run_rule, field) -> None:
     assert run_rule("RR-PTY-004", record) == []
     record[field] = "DEU"
     assert _codes(run_rule("RR-PTY-004", record)) == [("RR-PTY-004", field)]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "buyer_branch_country",
+        "seller_branch_country",
+        "country_of_branch",
+        "investment_decision_branch_country",
+        "executing_person_branch_country",
+    ],
+)
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [
+        ("DE", True),
+        ("GR", True),
+        ("GB", True),
+        ("XK", True),  # Kosovo: user-assigned, used by the EU
+        ("UK", False),  # the common mistake for GB: two capitals, not ISO 3166-1
+        ("EL", False),  # the EU's code for Greece, not ISO 3166-1 (GR)
+        ("EU", False),
+        ("ZZ", False),
+        ("DEU", True),  # wrong form: RR-PTY-004's finding, not this rule's
+    ],
+)
+def test_country_code_assigned(record, run_rule, field, code, ok) -> None:
+    record[field] = code
+    assert _codes(run_rule("RR-PTY-005", record)) == ([] if ok else [("RR-PTY-005", field)])

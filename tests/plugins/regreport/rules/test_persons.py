@@ -1,4 +1,4 @@
-"""RR-PRS-001/002/003 on natural-person buyers and sellers."""
+"""RR-PRS-001..007 on natural persons: details, CONCAT, birth date, national ids."""
 
 from __future__ import annotations
 
@@ -183,3 +183,45 @@ def test_national_id_form(record, run_rule, change, field) -> None:
     assert run_rule("RR-PRS-004", record) == []
     record.update(change)
     assert _codes(run_rule("RR-PRS-004", record)) == [("RR-PRS-004", field)]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"seller_id": "UK19800101JEAN#DUPON", "seller_id_scheme": "CONCAT"}, "seller_id"),
+        ({"seller_id": "ZZ123456", "seller_id_scheme": "NIDN"}, "seller_id"),
+        (
+            {
+                "executing_person_type": "PERSON",
+                "executing_person_id": "QQRSSMRA80A01H501U",
+                "executing_person_scheme": "NIDN",
+            },
+            "executing_person_id",
+        ),
+        (
+            {
+                "investment_decision_type": "PERSON",
+                "investment_decision_id": "EL123456789",  # the EU's Greece, not ISO 3166-1
+                "investment_decision_scheme": "NIDN",
+            },
+            "investment_decision_id",
+        ),
+    ],
+)
+def test_national_id_country_prefix(record, run_rule, change, field) -> None:
+    assert run_rule("RR-PRS-007", record) == []  # FR19800101JEAN#DUPON
+    record.update(change)
+    assert _codes(run_rule("RR-PRS-007", record)) == [("RR-PRS-007", field)]
+
+
+@pytest.mark.parametrize(
+    "national_id", ["ITRSSMRA80A01H501U", "ES12345678Z", "GB19850615JOHN#SMITH", "XK1234567"]
+)
+def test_national_id_country_prefix_passes(record, run_rule, national_id) -> None:
+    record.update(seller_id=national_id, seller_id_scheme="NIDN")
+    assert run_rule("RR-PRS-007", record) == []
+
+
+def test_national_id_country_prefix_skips_malformed_ids(record, run_rule) -> None:
+    record["seller_id"] = "1234567"  # RR-PRS-004's finding: one finding per bad id
+    assert run_rule("RR-PRS-007", record) == []

@@ -42,6 +42,7 @@ FAMILY_MODULES = {
     "CAP": "capacity",
     "DEC": "decision",
     "INS": "instrument",
+    "REF": "refdata",
 }
 
 
@@ -155,7 +156,7 @@ def test_findings_stay_within_applies_to(record, ctx) -> None:
         "RR-PRS-003",
         "RR-VAL-001",
         "RR-VAL-003",
-        "RR-VAL-004",
+        "RR-VAL-016",  # a share at a negative price: blocking, not RR-VAL-004's warning
     }
     for item in findings:
         assert item.field in CATALOGUE[item.code].applies_to
@@ -321,7 +322,51 @@ _VARIANTS = [
         "price": "0.12345678901234",
         "trading_datetime": datetime(2026, 3, 5, 9, 0, tzinfo=CET),
     },
+    {
+        # A future at a negative price (a warning) in a fractional number of contracts, priced
+        # in another currency than the instrument's, with an unassigned CFI, ISIN prefix,
+        # branch country and national id prefix, and a net amount that is not qty x price.
+        "instrument_type": "FUTURE",
+        "price": "-1.5",
+        "quantity": "2.5",
+        "instrument_currency": "USD",
+        "net_amount": "5",
+        "accrued_interest": None,
+        "underlying_isin": "ZZ0000000005",
+        "instrument_cfi": "ZZZZZZ",
+        "country_of_branch": "UK",
+        "executing_person_id": "QQ1234",
+    },
+    {"price": "0", "price_currency": "XXX"},  # a share at zero, in "no currency"
+    {"complex_trade_id": "cmplx-1"},  # lower case and a dash: outside the XSD pattern
 ]
+
+
+def _refdata_context(ctx: RuleContext) -> RuleContext:
+    """`ctx` with FIRDS and GLEIF tables loaded: the record's share terminated, the firm's LEI
+    lapsed, a client's LEI retired (the RR-REF rules do not fire without tables)."""
+    from regreport.refdata import FirdsEntry, LeiEntry
+
+    ended = ((date(2010, 1, 4), date(2020, 1, 1)),)
+    firds = {"US0378331005": FirdsEntry("US0378331005", "ESVUFR", "USD", ended)}
+    gleif = {
+        FIRM_LEI: LeiEntry(FIRM_LEI, "LAPSED", "ACTIVE", date(2013, 1, 1), None, date(2020, 1, 1)),
+        _REF_CLIENT: LeiEntry(
+            _REF_CLIENT, "RETIRED", "INACTIVE", date(2013, 1, 1), date(2020, 1, 1)
+        ),
+    }
+    refdata = RefData(ctx.refdata.refdata_dir, firds=firds, gleif=gleif)
+    return RuleContext(ctx.period_start, ctx.period_end, refdata)
+
+
+_REF_CLIENT = "5493001KJTIIGC8Y1R12"
+#: Variants run with `_refdata_context` (RR-REF-002 and RR-REF-007 fail on the base record).
+_REF_VARIANTS = [
+    {"instrument_isin": "FR0000120271"},
+    {"instrument_cfi": "OPESPS", "option_type": "CALL", "underlying_isin": "FR0000120271"},
+    {"submitting_entity_lei": "549300PSVDV3P50KHS39", "buyer_id_type": "LEI",
+     "buyer_id": "549300PSVDV3P50KHS39", "seller_id_type": "LEI", "seller_id": _REF_CLIENT},
+]  # fmt: skip
 
 
 def test_every_rule_fails_without_echoing_personal_data(record, ctx) -> None:
@@ -330,6 +375,10 @@ def test_every_rule_fails_without_echoing_personal_data(record, ctx) -> None:
         rec = {**record, **_PERSONAL, **variant}
         for code, rule in implementations().items():
             found.extend((code, item) for item in rule(rec, ctx))
+    for variant in [{}, *_REF_VARIANTS]:
+        rec = {**record, **_PERSONAL, **variant}
+        for code, rule in implementations().items():
+            found.extend((code, item) for item in rule(rec, _refdata_context(ctx)))
     # The variants exercise the whole catalogue, so every message below has been looked at.
     assert set(CATALOGUE) - {code for code, _ in found} == set()
     for code, item in found:

@@ -1,4 +1,4 @@
-"""RR-VAL-001..004 on quantity and price."""
+"""RR-VAL rules on quantity, price and amounts (fields 30-35, 46, 51-52)."""
 
 from __future__ import annotations
 
@@ -74,12 +74,34 @@ def test_price_precision(record, run_rule, price, fits) -> None:
     )
 
 
-@pytest.mark.parametrize(("price", "warn"), [("187.25", False), ("0", True), ("-0.75", True)])
-def test_price_sign_warning(record, run_rule, price, warn) -> None:
-    record["price"] = Decimal(price)
-    found = run_rule("RR-VAL-004", record)
-    assert [(f.code, f.severity) for f in found] == ([("RR-VAL-004", "warning")] if warn else [])
-    assert not any(f.blocking for f in found)
+@pytest.mark.parametrize(
+    ("instrument_type", "price_type", "price", "code"),
+    [
+        ("SHARE", "MNTRY", "187.25", None),
+        ("SHARE", "MNTRY", "0", "RR-VAL-016"),
+        ("SHARE", "MNTRY", "-0.75", "RR-VAL-016"),
+        ("ETF", "MNTRY", "0", "RR-VAL-016"),
+        ("BOND", "PCTG", "0", "RR-VAL-016"),
+        ("BOND", "PCTG", "-1.5", "RR-VAL-016"),
+        ("OPTION", "MNTRY", "0", "RR-VAL-016"),  # an option premium
+        ("OPTION", "MNTRY", "0.01", None),
+        ("FUTURE", "MNTRY", "-37.63", "RR-VAL-004"),  # WTI May 2020, a real negative settlement
+        ("FUTURE", "MNTRY", "0", "RR-VAL-004"),
+        ("FUTURE", "MNTRY", "101.5", None),
+        ("SWAP", "MNTRY", "-1", "RR-VAL-004"),  # unknown type: RR-INS-001 blocks it anyway
+        ("BOND", "YLD", "-0.25", None),  # negative yields happen
+        ("BOND", "BSISPTS", "-12", None),  # so do negative spreads
+        ("SHARE", None, "-1", "RR-VAL-016"),  # no price type reads as monetary
+    ],
+)
+def test_price_sign_per_instrument_and_notation(
+    record, run_rule, instrument_type, price_type, price, code
+) -> None:
+    record.update(instrument_type=instrument_type, price_type=price_type, price=Decimal(price))
+    found = run_rule("RR-VAL-004", record) + run_rule("RR-VAL-016", record)
+    assert [(f.code, f.field) for f in found] == ([] if code is None else [(code, "price")])
+    # The warning never blocks; the forbidden cases always do.
+    assert all(f.blocking == (f.code == "RR-VAL-016") for f in found)
 
 
 def _codes(found):
@@ -211,3 +233,74 @@ def test_strike_currency_goes_with_strike(option, run_rule) -> None:
     assert _codes(run_rule("RR-VAL-015", option)) == [("RR-VAL-015", "strike_currency")]
     option.update(strike_price=None, strike_currency="EUR")
     assert _codes(run_rule("RR-VAL-015", option)) == [("RR-VAL-015", "strike_currency")]
+
+
+def test_bond_net_amount_matches_quantity_and_price(bond, run_rule) -> None:
+    # 100000 nominal x 99.5 % = 100000 x 0.995 = 99500.00, plus accrued interest 1234.56:
+    # 99500.00 + 1234.56 = 100734.56.
+    bond.update(net_amount=Decimal("100734.56"), accrued_interest=Decimal("1234.56"))
+    assert run_rule("RR-VAL-017", bond) == []
+    # Tolerance 0.01 + 100000 x 0.01 x 1e-6 + 99.5 x 0.01 x 1e-4 = 0.0111 (rounded): one cent off
+    # passes, two cents off do not.
+    bond["net_amount"] = Decimal("100734.57")
+    assert run_rule("RR-VAL-017", bond) == []
+    bond["net_amount"] = Decimal("100734.58")
+    assert _codes(run_rule("RR-VAL-017", bond)) == [("RR-VAL-017", "net_amount")]
+
+
+def test_net_amount_without_accrued_interest_is_wrong_when_interest_accrued(bond, run_rule) -> None:
+    # The conftest bond: 99500.00 is qty x price alone; with 1234.56 accrued it should be more.
+    bond["accrued_interest"] = Decimal("1234.56")
+    assert _codes(run_rule("RR-VAL-017", bond)) == [("RR-VAL-017", "net_amount")]
+    bond["accrued_interest"] = None  # NULL: no accrued interest, 99500.00 is right
+    assert run_rule("RR-VAL-017", bond) == []
+
+
+def test_net_amount_uses_monetary_price_and_multiplier(record, run_rule) -> None:
+    # 3 units x 187.25 x multiplier 10 = 5617.50; no accrued interest.
+    record.update(
+        net_amount=Decimal("5617.50"),
+        quantity=Decimal(3),
+        price=Decimal("187.25"),
+        price_multiplier=Decimal(10),
+        accrued_interest=Decimal(0),
+    )
+    assert run_rule("RR-VAL-017", record) == []
+    record["net_amount"] = Decimal("561.75")  # the multiplier forgotten
+    assert _codes(run_rule("RR-VAL-017", record)) == [("RR-VAL-017", "net_amount")]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},  # no accrued_interest column: a file validated on its own
+        {"accrued_interest": 0, "net_amount": None},
+        {"accrued_interest": 0, "price": None},
+        {"accrued_interest": 0, "quantity": "abc"},
+        {"accrued_interest": 0, "price_type": "YLD"},
+    ],
+)
+def test_net_amount_check_passes_when_it_cannot_be_evaluated(bond, run_rule, change) -> None:
+    bond["net_amount"] = Decimal("1.00")  # far from 99500.00, were it checked
+    bond.pop("accrued_interest", None)
+    bond.update(change)
+    assert run_rule("RR-VAL-017", bond) == []
+
+
+@pytest.mark.parametrize(
+    ("instrument_type", "quantity_type", "quantity", "ok"),
+    [
+        ("SHARE", "UNIT", "100.0000", True),  # trailing zeros of numeric(18,4)
+        ("SHARE", "UNIT", "100.5", False),
+        ("ETF", "UNIT", "0.25", False),
+        ("OPTION", "UNIT", "10", True),
+        ("OPTION", "UNIT", "10.1", False),
+        ("FUTURE", "UNIT", "1.0001", False),
+        ("BOND", "NMNL", "100000.5", True),  # nominal: RR-VAL-005's 5 decimals apply
+        ("SHARE", "NMNL", "10.5", True),  # wrong notation: RR-INS-004's finding
+        ("SHARE", "UNIT", "abc", True),  # not a number: RR-VAL-001's finding
+    ],
+)
+def test_whole_units(record, run_rule, instrument_type, quantity_type, quantity, ok) -> None:
+    record.update(instrument_type=instrument_type, quantity_type=quantity_type, quantity=quantity)
+    assert _codes(run_rule("RR-VAL-018", record)) == ([] if ok else [("RR-VAL-018", "quantity")])
