@@ -7,16 +7,17 @@ regreport demo                         all of the above, for the last business d
 regreport correct --date D --on D2     amend/cancel some of D's executions in QSuite (demo)
 regreport reports list [--json]        the report registry
 regreport reports history TX_ID        every version of one transaction as sent
-regreport exceptions [--json]          records the regulator rejected, with rule and reason
+regreport exceptions [--json]          records the regulator rejected, and amendments held
 regreport reconcile --date D           RTS 22 Art. 15 reconciliation and submission MI
 regreport audit verify|anchor|log      the hash-chained audit log, its WORM anchors
 regreport archive verify|hold|release  re-check the WORM archive; legal holds
-regreport validate FILE                check any auth.016 file against the ESMA XSDs
+regreport validate FILE                check any auth.016 file: ESMA XSDs, then the rule catalogue
 regreport ui start|stop                the Airflow UI, login required
 regreport deadlines [--alert]          reports not submitted or not accepted by their deadline
 regreport alerts list|test|resolve     alerts raised for missed deadlines and failed tasks
 regreport runs [--run-id R]            per-run metrics: each step's duration and record counts
 regreport leases list|release          which run is building in the warehouse, for which period
+regreport refdata load|status          FIRDS / GLEIF reference tables for the RR-REF rules
 """
 
 from __future__ import annotations

@@ -593,6 +593,7 @@ def submission_mi(
     tz: str | ZoneInfo = "UTC",
     now: datetime | None = None,
     report_table: str = REPORT_TABLE,
+    quarantine_table: str = QUARANTINE_TABLE,
 ) -> list[MiRow]:
     """Submission MI per trading date in [start, end]: volumes, rates and timeliness.
 
@@ -609,6 +610,7 @@ def submission_mi(
         now: The "as of" instant for `overdue`; defaults to the current time. Tz-aware.
         report_table: Where a TxId's trading date comes from (fallback: the period of the
             file its first New went out in).
+        quarantine_table: Where the quarantined executions of each date are counted.
 
     Raises:
         ValueError: `end` before `start`, or a naive `now`.
@@ -623,7 +625,7 @@ def submission_mi(
     by_day: dict[date, list[tuple[str | None, str | None, datetime | None]]] = {}
     for trading_date, _tx, rec_status, file_status, accepted_at in facts:
         by_day.setdefault(trading_date, []).append((rec_status, file_status, accepted_at))
-    quarantined = _quarantined_by_day(conn, start, end)
+    quarantined = _quarantined_by_day(conn, start, end, quarantine_table)
     days = {d for d in _dates(start, end) if calendar.is_business_day(d)} | by_day.keys()
     return [
         replace(_mi_row(d, by_day.get(d, []), calendar, tz, now), quarantined=quarantined.get(d, 0))
@@ -631,13 +633,16 @@ def submission_mi(
     ]
 
 
-def _quarantined_by_day(conn: psycopg.Connection[Any], start: date, end: date) -> dict[date, int]:
+def _quarantined_by_day(
+    conn: psycopg.Connection[Any], start: date, end: date, quarantine_table: str
+) -> dict[date, int]:
     """Source rows in the quarantine per trading date of [start, end] (none if no table)."""
-    row = conn.execute("select to_regclass(%s)", (QUARANTINE_TABLE,)).fetchone()
+    qt = _table(quarantine_table)
+    row = conn.execute("select to_regclass(%s)", (qt,)).fetchone()
     if row is None or row[0] is None:
         return {}
     rows = conn.execute(
-        f"select trading_date, sum(source_rows)::bigint from {QUARANTINE_TABLE}"
+        f"select trading_date, sum(source_rows)::bigint from {qt}"
         " where trading_date between %s and %s group by 1",
         (start, end),
     ).fetchall()

@@ -419,3 +419,62 @@ def test_submission_mi_argument_checks(conn: psycopg.Connection[Any]) -> None:
         reconciliation.submission_mi(conn, start=D, end=date(2026, 11, 1), calendar=CAL)
     with pytest.raises(ValueError, match="timezone-aware"):
         reconciliation.submission_mi(conn, start=D, end=D, calendar=CAL, now=datetime(2026, 11, 30))
+
+
+def test_a_held_amendment_stands_for_every_txid_it_was_reported_under(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """A matched-principal fill (QS50, QS50M) was accepted, then its source row went bad.
+
+    It is quarantined now (the accepted versions stay at the regulator): both TxIds are the
+    source's, FIELDS_DIFFER / QUARANTINED, never UNKNOWN_TO_SOURCE; a quarantined fill never
+    sent (QS51) is MISSING_AT_REGULATOR; the MI counts the day's quarantined source rows, the
+    duplicated execution 52 twice.
+    """
+    c = conn
+    c.execute(f"alter table {QUAR} add column source_rows integer not null default 1")
+    c.execute(
+        f"insert into {RPT} values ('QS50', 50, %s, 10, 'r'), ('QS50M', 50, %s, 10, 'r')", (D, D)
+    )
+    shas = dict(
+        c.execute(f"select tx_id, {ledger.record_hash_sql('r')} from {RPT} as r").fetchall()
+    )
+    sent = registry.register(
+        c,
+        report_type="mifir_rts22",
+        period_start=D,
+        period_end=D,
+        file_name="F_MTCH.xml",
+        sha256="5" * 64,
+        record_count=2,
+        size=1,
+        status="ARCHIVED",
+        s3_uri=None,
+        s3_version_id=None,
+        retain_until=None,
+        manifest={},
+        dag_run_id=None,
+        ledger_entries=[ledger.LedgerEntry(t, 50, ledger.NEW, shas[t]) for t in ("QS50", "QS50M")],
+    ).report_id
+    _feedback(c, _submit(c, sent, datetime(2026, 11, 27, 8, tzinfo=UTC)), "ACPT")
+    # The source goes bad: the report rows leave, the execution is quarantined.
+    c.execute(f"delete from {RPT} where execution_id = 50")
+    c.execute(
+        f"insert into {QUAR} values (50, %s, 'RR-LEI-001', 1), (51, %s, 'RR-LEI-001', 1),"
+        " (52, %s, 'DUPLICATE_EXECUTION_ID', 2)",
+        (D, D, D),
+    )
+    c.commit()
+    result = _reconcile(c)
+    assert _buckets(result) == {
+        "QS50": (FIELDS_DIFFER, QUARANTINED),
+        "QS50M": (FIELDS_DIFFER, QUARANTINED),
+        "QS51": (MISSING_AT_REGULATOR, QUARANTINED),
+        "QS52": (MISSING_AT_REGULATOR, QUARANTINED),
+    }
+    assert result.unknown_to_source == 0
+    assert result.source_records == 4
+    [mi] = reconciliation.submission_mi(
+        c, start=D, end=D, calendar=CAL, report_table=RPT, quarantine_table=QUAR
+    )
+    assert (mi.records, mi.accepted, mi.quarantined) == (2, 2, 4)  # 50, 51, 52 twice
