@@ -249,7 +249,7 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
     reasons = conn.execute(
         f"""
         with scope as ({scope})
-        select q.reason_code, q.reason_text, sum(q.source_rows)::bigint,
+        select q.reason_code, q.reason_text, sum(coalesce(q.source_rows, 1))::bigint,
                count(*) filter (where exists (
                    select 1 from {ledger.SCHEMA}.transaction_ledger as l
                    where l.execution_id = q.execution_id and l.action = '{ledger.NEW}')),

@@ -642,7 +642,7 @@ def _quarantined_by_day(
     if row is None or row[0] is None:
         return {}
     rows = conn.execute(
-        f"select trading_date, sum(source_rows)::bigint from {qt}"
+        f"select trading_date, sum(coalesce(source_rows, 1))::bigint from {qt}"
         " where trading_date between %s and %s group by 1",
         (start, end),
     ).fetchall()

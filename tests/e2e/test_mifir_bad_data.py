@@ -98,18 +98,18 @@ def _plant(conn: psycopg.Connection, day: date, reported: set[int]) -> dict[str,
         ids = {r[0] for r in conn.execute(fills.format(where=where), (*bounds, *params))}
         return ids & reported
 
-    (account,) = _one(
-        conn,
-        """
-        select o.account_id from qsuite.executions as e
-        join qsuite.orders as o using (order_id)
-        join qsuite.accounts as a using (account_id)
-        where e.executed_at >= %s and e.executed_at < %s
-          and a.account_type = 'LEGAL' and not a.is_house
-        order by e.execution_id limit 1
-        """,
-        bounds,
+    def smallest(rows: list[tuple[int, int]]) -> int:
+        """The key with the fewest reported fills not taken yet (at least one)."""
+        fills_of: dict[int, set[int]] = {}
+        for key, execution_id in rows:
+            if execution_id in reported and execution_id not in taken:
+                fills_of.setdefault(key, set()).add(execution_id)
+        return min(fills_of, key=lambda k: (len(fills_of[k]), k))
+
+    by_account = fills.format(where="a.account_type = 'LEGAL' and not a.is_house").replace(
+        "select e.execution_id", "select o.account_id, e.execution_id"
     )
+    account = smallest(conn.execute(by_account, bounds).fetchall())
     client = pick("a.account_id = %s", (account,))
     conn.execute("update qsuite.accounts set lei = 'NOT-AN-LEI' where account_id = %s", (account,))
     taken |= client
@@ -125,23 +125,18 @@ def _plant(conn: psycopg.Connection, day: date, reported: set[int]) -> dict[str,
     )
     taken.add(xoff)
 
-    instrument, isin = _one(
-        conn,
-        """
-        select i.instrument_id, i.isin from qsuite.instruments as i
-        where i.instrument_type = 'SHARE' and i.isin is not null
-          and exists (select 1 from qsuite.orders as o join qsuite.executions as e
-                      using (order_id) where o.instrument_id = i.instrument_id
-                      and e.executed_at >= %s and e.executed_at < %s)
-        order by i.instrument_id limit 1
-        """,
-        bounds,
+    by_share = fills.format(where="i.instrument_type = 'SHARE' and i.isin is not null").replace(
+        "select e.execution_id", "select i.instrument_id, e.execution_id"
+    )
+    instrument = smallest(conn.execute(by_share, bounds).fetchall())
+    (isin,) = _one(
+        conn, "select isin from qsuite.instruments where instrument_id = %s", (instrument,)
     )
     conn.execute(
         "update qsuite.instruments set isin = %s where instrument_id = %s",
         (isin[:-1] + str((int(isin[-1]) + 1) % 10), instrument),
     )
-    share = pick("i.instrument_id = %s", (instrument,)) - taken
+    share = pick("i.instrument_id = %s", (instrument,))
     taken |= share
 
     future, duplicate, venue = sorted(pick("e.venue_mic <> 'XOFF'") - taken)[:3]
