@@ -89,16 +89,12 @@ def _period_day() -> date:
 @task
 def extract_period() -> dict[str, Any]:
     """Land the period's source rows in the warehouse `raw` schema."""
-    from airflow.sdk.exceptions import AirflowFailException
-
     from regreport.hooks.connections import postgres_dsn
-    from regreport.pipeline import PeriodNotEndedError, extract, require_ended
+    from regreport.operators.periods import fail_unless_ended
+    from regreport.pipeline import extract
 
     start, end, run_id = _period()
-    try:
-        require_ended(end)
-    except PeriodNotEndedError as exc:
-        raise AirflowFailException(str(exc)) from exc  # a retry would not help
+    fail_unless_ended(end)
     return extract(
         postgres_dsn(config.SOURCE_CONN_ID),
         postgres_dsn(config.EXTRACT_CONN_ID),

@@ -79,9 +79,11 @@ def _period_day() -> date:
 def extract_period() -> dict[str, Any]:
     """Land the period's source rows in the warehouse `raw` schema."""
     from regreport.hooks.connections import postgres_dsn
+    from regreport.operators.periods import fail_unless_ended
     from regreport.pipeline import extract
 
     start, end, run_id = _period()
+    fail_unless_ended(end)
     return extract(
         postgres_dsn(config.SOURCE_CONN_ID),
         postgres_dsn(config.EXTRACT_CONN_ID),

@@ -250,9 +250,7 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
         f"""
         with scope as ({scope})
         select q.reason_code, q.reason_text, sum(coalesce(q.source_rows, 1))::bigint,
-               count(*) filter (where exists (
-                   select 1 from {ledger.SCHEMA}.transaction_ledger as l
-                   where l.execution_id = q.execution_id and l.action = '{ledger.NEW}')),
+               count(*) filter (where {_held_sql("q")}),
                (array_agg(q.execution_id order by q.execution_id))[1:{QUARANTINE_SAMPLE}]
         from {QUARANTINE_TABLE} as q
         join scope as s on s.execution_id = q.execution_id
@@ -264,12 +262,10 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
     quarantined = sum(int(r[2]) for r in reasons)
     excluded = conn.execute(
         f"""
+        with scope as ({scope})
         select not_reportable_reason, count(*)
         from {ELIGIBILITY_TABLE}
-        where not is_reportable and execution_id in (
-            select execution_id from {SOURCE_TABLE}
-            where (executed_at >= %(start)s and executed_at < %(end)s)
-               or (updated_at >= %(start)s and updated_at < %(end)s))
+        where not is_reportable and execution_id in (select execution_id from scope)
         group by 1 order by 1
         """,
         bounds,
@@ -301,6 +297,22 @@ def reconcile(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> 
         "quarantine": quarantine,
         "not_reportable": {reason: n for reason, n in excluded},
     }
+
+
+def _held_sql(quarantine: str) -> str:
+    """SQL: the quarantined execution has a TxId whose last ledger entry is a `New`.
+
+    That is an amendment held: the regulator holds a version (unless it rejected it, which
+    `regreport exceptions` lists apart), and nothing cancels it while the source is wrong.
+    """
+    return f"""exists (
+        select 1 from (
+            select distinct on (tx_id) action from {ledger.SCHEMA}.transaction_ledger
+            where execution_id = {quarantine}.execution_id
+            order by tx_id, entry_id desc
+        ) as last_entry
+        where last_entry.action = '{ledger.NEW}'
+    )"""
 
 
 def held_amendments(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
