@@ -28,12 +28,17 @@ if TYPE_CHECKING:
 ENTITY_FIELDS = ("executing_entity_lei", "submitting_entity_lei")
 TRANSMITTING_FIELDS = ("transmitting_firm_buyer_lei", "transmitting_firm_seller_lei")
 #: The same few LEIs (the firm, CCPs, big clients) recur on most rows of a run.
-_lei_ok = lru_cache(maxsize=65_536)(is_valid_lei)
+cached_valid_lei = lru_cache(maxsize=65_536)(is_valid_lei)
 
 
 def _leis(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for name in ENTITY_FIELDS:
         yield name, record.get(name) or ""
+    yield from party_leis(record)
+
+
+def party_leis(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field, LEI) of the parties: LEI-typed buyer/seller, decision makers, transmitters."""
     yield from party_ids(record, "LEI")
     for side in ("buyer", "seller"):
         if record.get(f"{side}_decision_maker_type") == "LEI":
@@ -61,5 +66,5 @@ def lei_check_digits(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Fi
     The whole LEI, letters expanded to A=10 ... Z=35, must be 1 modulo 97 (python-stdnum).
     """
     for name, value in _leis(record):
-        if LEI_PATTERN.fullmatch(value) and not _lei_ok(value):
+        if LEI_PATTERN.fullmatch(value) and not cached_valid_lei(value):
             yield finding("RR-LEI-002", name)

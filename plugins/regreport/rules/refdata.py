@@ -29,11 +29,11 @@ Choices (see docs/reporting/mifir/reference-data.md):
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from regreport.identifiers import LEI_PATTERN, is_valid_lei
-from regreport.rules._registry import finding, party_ids, present, rule_impl, trade_date
+from regreport.identifiers import LEI_PATTERN
+from regreport.rules._registry import finding, present, rule_impl, trade_date
+from regreport.rules.lei import ENTITY_FIELDS, cached_valid_lei, party_leis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from regreport.refdata import FirdsEntry
     from regreport.rules._registry import Finding, RuleContext
 
-ENTITY_FIELDS = ("executing_entity_lei", "submitting_entity_lei")
-TRANSMITTING_FIELDS = ("transmitting_firm_buyer_lei", "transmitting_firm_seller_lei")
 #: ISO 10962 category letters per instrument type of the report.
 CFI_CATEGORIES: dict[str, frozenset[str]] = {
     "SHARE": frozenset("E"),
@@ -56,21 +54,10 @@ OPTION_GROUPS = {"C": "CALL", "P": "PUTO"}
 EXERCISE_STYLES = {"E": "EURO", "A": "AMER", "B": "BERM"}
 #: Delivery letters of options (attribute 3) and financial futures (attribute 2).
 DELIVERY = {"P": "PHYS", "C": "CASH", "E": "OPTL"}
-_lei_ok = lru_cache(maxsize=65_536)(is_valid_lei)
 
 
 def _checkable_lei(value: Any) -> bool:
-    return isinstance(value, str) and bool(LEI_PATTERN.fullmatch(value)) and _lei_ok(value)
-
-
-def _party_leis(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    yield from party_ids(record, "LEI")
-    for side in ("buyer", "seller"):
-        if record.get(f"{side}_decision_maker_type") == "LEI":
-            yield f"{side}_decision_maker_id", record.get(f"{side}_decision_maker_id") or ""
-    for name in TRANSMITTING_FIELDS:
-        if present(record.get(name)):
-            yield name, record[name]
+    return isinstance(value, str) and bool(LEI_PATTERN.fullmatch(value)) and cached_valid_lei(value)
 
 
 def _firds_entry(record: Mapping[str, Any], ctx: RuleContext) -> FirdsEntry | None:
@@ -217,7 +204,7 @@ def party_lei_known(record: Mapping[str, Any], ctx: RuleContext) -> Iterator[Fin
     gleif, day = ctx.refdata.gleif, trade_date(record)
     if gleif is None or day is None:
         return
-    for name, value in _party_leis(record):
+    for name, value in party_leis(record):
         if not _checkable_lei(value):
             continue
         entry = gleif.get(value)
@@ -235,7 +222,7 @@ def party_lei_not_ended(record: Mapping[str, Any], ctx: RuleContext) -> Iterator
     gleif, day = ctx.refdata.gleif, trade_date(record)
     if gleif is None or day is None:
         return
-    for name, value in _party_leis(record):
+    for name, value in party_leis(record):
         entry = gleif.get(value) if _checkable_lei(value) else None
         if entry is not None and entry.registered_by(day) and not entry.usable_for_party_on(day):
             yield finding("RR-REF-009", name)
