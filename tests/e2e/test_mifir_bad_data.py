@@ -6,7 +6,8 @@ a bad write or a bad feed would leave them, and the day is run again:
 - one client's LEI overwritten with a malformed value (every fill of that account);
 - one off-venue counterparty's LEI with a wrong check digit;
 - one share's ISIN with a wrong check digit (every fill of that share);
-- one fill whose trade time moved five days into the future (a local or a wrong clock);
+- one fill whose trade time moved a week into the future (a local or a wrong clock), which
+  the run of that later day must not report as a new trade either;
 - one fill held twice by the source (the same execution id, no key to stop it);
 - one fill whose venue transaction id is not in the schema's pattern.
 
@@ -141,7 +142,7 @@ def _plant(conn: psycopg.Connection, day: date, reported: set[int]) -> dict[str,
 
     future, duplicate, venue = sorted(pick("e.venue_mic <> 'XOFF'") - taken)[:3]
     conn.execute(
-        "update qsuite.executions set executed_at = executed_at + interval '5 days'"
+        "update qsuite.executions set executed_at = executed_at + interval '7 days'"
         " where execution_id = %s",
         (future,),
     )
@@ -244,6 +245,15 @@ def test_bad_source_data_never_withdraws_an_accepted_report(prepared: Settings, 
         "QUARANTINED",
     )
     assert recon["counts"]["UNKNOWN_TO_SOURCE"] == 0
+
+    # The day the bad trade time claims: the fill is quarantined there too (its trade time is
+    # after the source recorded it), never reported as a new trade; the accepted one stands.
+    later = day + timedelta(days=7)  # the same weekday: a business day
+    assert _run(settings, later) == 0
+    third = _summary(settings, later)
+    assert third["files"] == []
+    assert third["changes"]["held_amendments"] == len(reported[future])
+    assert future in _quarantined(settings, "TRADE_TIME_AFTER_PERIOD")
 
 
 def _quarantined(settings: Settings, code: str) -> set[int]:

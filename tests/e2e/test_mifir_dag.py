@@ -8,6 +8,7 @@ that a failing GX expectation stops the run before anything is archived.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -380,40 +381,34 @@ def test_corrections_and_back_reporting(
 
 
 def test_failing_expectation_stops_the_upload(
-    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch, fresh_day
+    prepared: Settings, s3, monkeypatch: pytest.MonkeyPatch, fresh_day, tmp_path: Path
 ) -> None:
-    """A malformed venue transaction id passes the models and the rule gate but fails GX
-    (RTS22-F03-FORMAT): the run stops and nothing leaves."""
+    """A failing GX expectation stops the run before anything is rendered, and nothing leaves.
+
+    The rule gate quarantines every defect the suite also checks (a malformed venue
+    transaction id is RR-MIC-005 now, see test_mifir_bad_data), so the suite here is a copy
+    with one stricter expectation a firm might add, which this day's rows fail.
+    """
     settings = prepared
     day = fresh_day(settings, date(2026, 8, 3))
     generate(settings.source_dsn, day, orders=ORDERS, seed=12)
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    with psycopg.connect(settings.source_dsn) as conn:
-        execution_id, venue_tx_id = conn.execute(
-            """
-            select e.execution_id, e.venue_transaction_id from qsuite.executions as e
-            join qsuite.orders as o using (order_id)
-            join qsuite.instruments as i using (instrument_id)
-            where e.executed_at >= %s and e.executed_at < %s and i.isin is not null
-              and e.venue_transaction_id is not null and e.trading_capacity <> 'MTCH'
-              and e.status = 'LIVE' and e.exec_kind = 'TRADE'
-            order by e.execution_id limit 1
-            """,
-            (start, start + timedelta(days=1)),
-        ).fetchone()
-        conn.execute(
-            "update qsuite.executions set venue_transaction_id = 'AB-12' where execution_id = %s",
-            (execution_id,),
-        )
+    gx_root = tmp_path / "expectations"
+    shutil.copytree(settings.gx_root_dir, gx_root, ignore=shutil.ignore_patterns("uncommitted"))
+    suite_path = gx_root / "gx" / "expectations" / "rpt__mifir_rts22_transactions.json"
+    suite = json.loads(suite_path.read_text())
+    suite["expectations"].append(
+        {
+            "id": "00000000-0000-4000-8000-000000000016",
+            "kwargs": {"column": "quantity", "max_value": 0.5},
+            "meta": {"rule_code": "TEST-QUANTITY-CAP"},
+            "severity": "critical",
+            "type": "expect_column_values_to_be_between",
+        }
+    )
+    suite_path.write_text(json.dumps(suite, indent=2))
+    monkeypatch.setenv("REGREPORT_GX_ROOT_DIR", str(gx_root))
     monkeypatch.setenv("REGREPORT_TASK_RETRIES", "0")
-    try:
-        assert _run(settings, day) != 0
-    finally:
-        with psycopg.connect(settings.source_dsn) as conn:
-            conn.execute(
-                "update qsuite.executions set venue_transaction_id = %s where execution_id = %s",
-                (venue_tx_id, execution_id),
-            )
+    assert _run(settings, day) != 0
     states = _task_states(settings, day)
     assert states["extract_period"] == "success"
     assert states["apply_rules"] == "success"
