@@ -16,11 +16,12 @@ firm's executions and archives it, write-once, for the retention period.
    source row of each quarantined execution).
 5. `validate_report` runs the Great Expectations checkpoint
    `mifir_transactions_daily__report` on the day's report rows. **A failure stops the run.**
-6. `render_report` reconciles the counts (source = reported + quarantined + not reportable),
-   diffs the report rows against the transaction ledger (new, amended: `Cxl` + `New`,
-   cancelled: `Cxl`), streams the records into `auth.016` files (split by size) inside the
-   `head.001`/`head.003` envelope, validates them against the ESMA XSDs and writes the
-   SHA-256 manifests.
+6. `render_report` reconciles the counts (every source row the run read: source = reported +
+   quarantined + not reportable), diffs the report rows against the transaction ledger (new,
+   amended: `Cxl` + `New`, withdrawn by the source: `Cxl`; a reported execution that now
+   fails a rule is held, never cancelled), streams the records into `auth.016` files (split by
+   size) inside the `head.001`/`head.003` envelope, validates them against the ESMA XSDs and
+   writes the SHA-256 manifests. A day that has not ended is refused at the extract.
 7. `archive_report` uploads files and manifests to S3 with Object Lock COMPLIANCE
    retention. A rerun that produced the same bytes archives nothing new.
 8. `register_report` records each file, its S3 version id and retention in

@@ -512,7 +512,8 @@ def render(
     """Reconcile, plan, render, XSD-validate and hash the period's submission.
 
     What is sent is the difference between the report table and the transaction ledger: new
-    transactions, `Cxl` + `New` for amended ones, `Cxl` for those no longer reportable. A rerun
+    transactions, `Cxl` + `New` for amended ones, `Cxl` for those the source withdrew (a reported
+    one that now fails a rule is held, never cancelled: `ledger.Plan.held`). A rerun
     first re-plans against the ledger as it was before the period's last submission: if that
     reproduces the submission byte for byte, the run is a rerun of it (nothing new is sent);
     otherwise the changes since are a new submission with the next sequence number. The header
